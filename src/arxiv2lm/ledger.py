@@ -95,9 +95,9 @@ class Ledger:
     def write(self, out_dir: str | Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Write `rejected.parquet` and `stats.json` into `out_dir`; return the summary."""
         out_dir = Path(out_dir)
-        columns = list(zip(*self.rows)) if self.rows else [[], [], [], []]
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [[], [], [], []]
         table = pa.table(
-            {name: list(col) for name, col in zip(REJECTED_SCHEMA.names, columns)},
+            {name: list(col) for name, col in zip(REJECTED_SCHEMA.names, columns, strict=True)},
             schema=REJECTED_SCHEMA,
         )
         write_parquet(table, out_dir / "rejected.parquet")

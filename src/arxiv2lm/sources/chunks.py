@@ -1,0 +1,100 @@
+"""Validate one source chunk: its manifest md5, then each wanted paper's member.
+
+Each chunk is a work unit: a worker streams it and writes the kept papers to its own
+Parquet part, so memory holds one member at a time whatever the chunk size.
+
+>>> job = ChunkJob("src/arXiv_src_2301_001.tar", md5, "part.parquet", "2301")  # doctest: +SKIP
+>>> res = validate_chunk(job, {"2301.00001": "math"}, Caps(64 << 20, 200.0))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from arxiv2lm.io import ParquetBatchWriter
+from arxiv2lm.ledger import Drop
+from arxiv2lm.sources.archives import Caps, classify_member, iter_chunk
+from arxiv2lm.sources.manifest import id_from_member, md5_file
+
+SOURCES_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("yymm", pa.string()),
+        ("kind", pa.string()),
+        ("paths", pa.list_(pa.string())),
+        ("contents", pa.list_(pa.binary())),
+        ("bytes", pa.int64()),
+        ("nested_archives", pa.int32()),
+    ]
+)
+
+
+class ChecksumError(RuntimeError):
+    """A chunk whose bytes do not match its manifest md5: nothing may run on it."""
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    path: str
+    md5: str | None  # None: do not verify
+    part: str  # where the kept papers of this chunk go (Parquet)
+    yymm: str
+
+
+@dataclass
+class ChunkResult:
+    job: ChunkJob
+    kept: list[tuple[str, int, int]] = field(default_factory=list)  # id, member bytes, tex
+    drops: list[tuple[str, str, int, str]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    not_selected: int = 0
+    bytes_read: int = 0
+
+
+def validate_chunk(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
+    """Check the chunk's md5, then classify every member whose paper is in `wanted`."""
+    if job.md5 is not None:
+        actual = md5_file(job.path)
+        if actual != job.md5:
+            raise ChecksumError(
+                f"chunk {job.path}: md5 {actual} does not match the manifest's {job.md5}; "
+                "re-download it (ingest) before anything runs on it"
+            )
+    res = ChunkResult(job=job)
+    with ParquetBatchWriter(job.part, SOURCES_SCHEMA, batch_rows=64) as writer:
+        for name, data in iter_chunk(job.path):
+            res.bytes_read += len(data)
+            stem = posixpath.basename(name).split(".gz")[0].removesuffix(".pdf")
+            arxiv_id = id_from_member(stem)
+            domain = wanted.get(arxiv_id)
+            if domain is None:
+                res.not_selected += 1
+                continue
+            res.seen.append(arxiv_id)
+            paper = classify_member(name, data, caps)
+            if isinstance(paper, Drop):
+                res.drops.append((arxiv_id, paper.reason, len(data), paper.detail))
+                continue
+            res.kept.append((arxiv_id, len(data), paper.nbytes))
+            writer.write(
+                {
+                    "id": arxiv_id,
+                    "domain": domain,
+                    "yymm": job.yymm,
+                    "kind": paper.kind,
+                    "paths": paper.paths,
+                    "contents": paper.contents,
+                    "bytes": paper.nbytes,
+                    "nested_archives": paper.nested_archives,
+                }
+            )
+    return res
+
+
+def part_name(chunk_path: str | Path) -> str:
+    return Path(chunk_path).name.removesuffix(".tar") + ".parquet"

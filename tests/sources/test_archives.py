@@ -1,0 +1,129 @@
+import gzip
+import io
+import tarfile
+
+import pytest
+
+from arxiv2lm.ledger import Drop
+from arxiv2lm.sources.archives import Caps, classify_member, is_tex_relevant
+
+CAPS = Caps(max_bytes=1 << 20, max_ratio=50.0)
+
+
+def tar_bytes(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
+
+
+def test_project_keeps_only_tex_relevant_files() -> None:
+    project = tar_bytes(
+        {
+            "main.tex": TEX,
+            "sec/intro.tex": b"Intro",
+            "main.bbl": b"\\begin{thebibliography}",
+            "my.sty": b"\\newcommand",
+            "fig.png": b"\x89PNG",
+            "00README.json": b"{}",
+        }
+    )
+    paper = classify_member("2301/2301.00001.gz", gz(project), CAPS)
+    assert paper.kind == "tex_project"
+    assert sorted(paper.paths) == [
+        "00README.json",
+        "main.bbl",
+        "main.tex",
+        "my.sty",
+        "sec/intro.tex",
+    ]
+    assert dict(zip(paper.paths, paper.contents, strict=True))["sec/intro.tex"] == b"Intro"
+
+
+def test_single_gzipped_tex() -> None:
+    paper = classify_member("2301/2301.00002.gz", gz(TEX), CAPS)
+    assert paper.kind == "tex_single" and paper.paths == ["main.tex"] and paper.contents == [TEX]
+
+
+def test_latin1_bytes_kept_verbatim() -> None:
+    raw = "Poincar\u00e9".encode("latin-1")
+    assert classify_member("9901/math9901001.gz", gz(raw), CAPS).contents == [raw]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("2301/2301.00003.pdf", b"%PDF-1.4 body", "pdf_only"),
+        ("2301/2301.00004.gz", b"\x1f\x8b\x08\x00garbage-not-deflate", "bad_gzip"),
+        ("2301/2301.00005.gz", gz(b"%!PS-Adobe-2.0"), "ps_only"),
+        ("2301/2301.00006.gz", gz(b"%PDF-1.5 inside gzip"), "pdf_only"),
+        ("2301/2301.00007.gz", gz(tar_bytes({"fig.pdf": b"%PDF"})), "pdf_only"),
+        ("2301/2301.00008.gz", gz(tar_bytes({"data.csv": b"1,2"})), "no_tex"),
+        ("2301/2301.00009.gz", gz(tar_bytes({"../evil.tex": TEX})), "unsafe_path"),
+        ("2301/2301.00010.gz", gz(tar_bytes({"/etc/evil.tex": TEX})), "unsafe_path"),
+        (
+            "2301/2301.00011.gz",
+            gz(tar_bytes({"a.tex": TEX}, {"b.tex": "/etc/passwd"})),
+            "unsafe_path",
+        ),
+        ("2301/2301.00012.gz", gz(b"\x00\x01\x02binary" * 10), "not_tex"),
+        ("2301/2301.00013.djvu", b"AT&TFORM", "unknown_format"),
+        ("2301/2301.00014.gz", gz(b"%" * (2 << 20)), "too_large"),
+    ],
+)
+def test_each_drop_reason(name: str, data: bytes, reason: str) -> None:
+    out = classify_member(name, data, CAPS)
+    assert isinstance(out, Drop), out
+    assert out.reason == reason
+
+
+def test_gzip_bomb_stopped_by_ratio() -> None:
+    caps = Caps(max_bytes=64 << 20, max_ratio=50.0)
+    out = classify_member("2301/2301.00015.gz", gz(b"\x00" * (8 << 20)), caps)
+    assert isinstance(out, Drop) and out.reason == "gzip_bomb"
+
+
+def test_truncated_tar_is_bad_tar() -> None:
+    broken = tar_bytes({"main.tex": TEX * 50})[:700]
+    out = classify_member("2301/2301.00016.gz", gz(broken), CAPS)
+    assert isinstance(out, Drop) and out.reason == "bad_tar"
+
+
+def test_nested_archives_counted() -> None:
+    project = tar_bytes({"main.tex": TEX, "anc/code.tar.gz": b"xx", "data.zip": b"PK"})
+    assert classify_member("2301/2301.00017.gz", gz(project), CAPS).nested_archives == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("a.tex", True),
+        ("A.TEX", True),
+        ("x.ltx", True),
+        ("x.latex", True),
+        ("m.bbl", True),
+        ("s.sty", True),
+        ("c.cls", True),
+        ("00README.XXX", True),
+        ("f.bib", False),
+        ("f.png", False),
+        ("tex", False),
+    ],
+)
+def test_tex_relevant(path: str, ok: bool) -> None:
+    assert is_tex_relevant(path) is ok
