@@ -4,35 +4,74 @@
 
 Reads the `ingest:` section of ./params.yaml. `source: sample` generates the synthetic
 sample from `seed`, `n_papers` and `papers_per_chunk`; `source: local` hard-links (or copies)
-`local_dir`'s `src/arXiv_src_manifest.xml`, every chunk it lists, and the `snapshot` file.
-Either way the output is built in a temporary sibling folder and moved into place whole:
-`metadata/arxiv-metadata-oai-snapshot.json`, `src/arXiv_src_YYMM_NNN.tar`,
-`src/arXiv_src_manifest.xml` (plus `sample.json`, what the sample holds).
+`local_dir`'s `src/arXiv_src_manifest.xml`, every chunk it lists, and the `snapshot` file;
+`source: s3` downloads the manifest and the selected chunks (md5-verified, resumable,
+chunks already present and verified are not fetched again) and writes a manifest of just
+those chunks. The output holds `metadata/arxiv-metadata-oai-snapshot.json`,
+`src/arXiv_src_YYMM_NNN.tar` and `src/arXiv_src_manifest.xml` (plus `sample.json`, what the
+sample holds). Sample and local outputs are built aside and moved into place whole; s3
+updates the folder in place, since no file appears there before it is verified.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from arxiv2lm.params import ParamsError, load_params
-from arxiv2lm.sources.manifest import link_mirror
+from arxiv2lm.io import atomic_dir
+from arxiv2lm.params import IngestParams, ParamsError, load_params
+from arxiv2lm.sources.manifest import (
+    MANIFEST,
+    SNAPSHOT,
+    link_mirror,
+    link_or_copy,
+    read_manifest,
+    write_manifest,
+)
+from arxiv2lm.sources.remote import (
+    ChecksumError,
+    S3Location,
+    fetch_chunks,
+    fetch_manifest,
+    fetch_snapshot,
+    make_client,
+    s3_errors,
+    select_chunks,
+)
 from arxiv2lm.sources.sample import generate_sample
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace `out` by the finished `tmp` folder; the old one is removed only afterwards."""
-    old = out.with_name(f".{out.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
+def ingest_s3(p: IngestParams, out: Path) -> str:
+    """Fetch the selected chunks into `out` in place; returns the summary line."""
+    if not p.snapshot:
+        raise ValueError("source s3 needs ingest.snapshot (a path or s3://bucket/key)")
+    s3 = p.s3
+    client = make_client(s3.endpoint_url, s3.region)
+    loc = S3Location(s3.bucket, s3.prefix, s3.requester_pays)
+    full = fetch_manifest(client, loc, out)
+    full_copy = full.with_name("arXiv_src_manifest.full.xml")
+    full.replace(full_copy)
+    chosen = select_chunks(
+        read_manifest(full_copy), s3.yymm_from, s3.yymm_to, s3.yymm_list, s3.max_chunks
+    )
+    if not chosen:
+        raise ValueError(f"no chunk of s3://{s3.bucket}/{loc.key(MANIFEST)} matches the selection")
+    got = fetch_chunks(client, loc, chosen, out, workers=s3.download_workers)
+    keep = {out / e.filename for e in chosen}
+    for stale in (out / "src").glob("arXiv_src_*.tar"):
+        if stale not in keep:
+            stale.unlink()
+    write_manifest(chosen, out / MANIFEST)
+    if p.snapshot.startswith("s3://"):
+        fetch_snapshot(client, p.snapshot, out / SNAPSHOT, s3.requester_pays)
+    else:
+        (out / SNAPSHOT).unlink(missing_ok=True)
+        link_or_copy(Path(p.snapshot), out / SNAPSHOT)
+    return (
+        f"s3: {len(chosen)} chunks ({got['fetched']} fetched, {got['present']} already "
+        f"present, {got['bytes']} bytes) from s3://{s3.bucket}/{loc.key('src/')}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,12 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     except ParamsError as err:
         sys.exit(f"ingest: {err}")
     out: Path = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the data folder is not
     try:
-        if p.source == "sample":
-            s = generate_sample(tmp, p.seed, p.n_papers, p.papers_per_chunk)
+        if p.source == "s3":
+            out.mkdir(parents=True, exist_ok=True)
+            try:
+                line = ingest_s3(p, out)
+            except s3_errors() as err:
+                sys.exit(f"ingest: S3 error: {err}")
+        elif p.source == "sample":
+            with atomic_dir(out) as tmp:
+                s = generate_sample(tmp, p.seed, p.n_papers, p.papers_per_chunk)
             line = (
                 f"sample: {s['papers']} papers, {s['members']} members in "
                 f"{s['chunks']} chunks, seed {s['seed']}"
@@ -57,17 +100,14 @@ def main(argv: list[str] | None = None) -> None:
         else:
             if not p.local_dir or not p.snapshot:
                 sys.exit("ingest: source local needs ingest.local_dir and ingest.snapshot")
-            s = link_mirror(Path(p.local_dir), Path(p.snapshot), tmp)
+            with atomic_dir(out) as tmp:
+                s = link_mirror(Path(p.local_dir), Path(p.snapshot), tmp)
             line = (
                 f"local: {s['chunks']} chunks ({s['linked']} linked, {s['copied']} "
                 f"copied, {s['bytes']} bytes) from {p.local_dir}"
             )
-        _swap_in(tmp, out)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ChecksumError) as err:
         sys.exit(f"ingest: {err}")
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     print(f"ingest -> {out}: {line}")
 
 

@@ -26,13 +26,30 @@ class ParamsError(ValueError):
 
 
 @dataclass(frozen=True)
+class S3Params:
+    """Where `source: s3` reads; credentials come from the AWS environment, never from here."""
+
+    bucket: str = "arxiv"
+    prefix: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+    requester_pays: bool = True
+    yymm_from: str = ""
+    yymm_to: str = ""
+    yymm_list: list[str] = dataclasses.field(default_factory=list)
+    max_chunks: int = 0
+    download_workers: int = 4
+
+
+@dataclass(frozen=True)
 class IngestParams:
-    source: Literal["sample", "local"]
+    source: Literal["sample", "local", "s3"]
     local_dir: str
     snapshot: str
     seed: int
     n_papers: int
     papers_per_chunk: int
+    s3: S3Params = dataclasses.field(default_factory=S3Params)
 
 
 @dataclass(frozen=True)

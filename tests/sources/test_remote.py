@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import socket
 import tarfile
 
 import pytest
@@ -19,14 +18,6 @@ from arxiv2lm.sources.remote import (
     select_chunks,
 )
 
-moto_server = pytest.importorskip("moto.server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _tar(n: int) -> bytes:
     buf = io.BytesIO()
@@ -39,18 +30,8 @@ def _tar(n: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    mp = pytest.MonkeyPatch()
-    for k, v in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        mp.setenv(k, v)
-    client = make_client(endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1")
+def s3(tmp_path_factory, s3_endpoint):
+    client = make_client(endpoint_url=s3_endpoint, region="us-east-1")
     client.create_bucket(Bucket="arxiv")
     entries, blobs = [], {}
     for i, yymm in enumerate(["9912", "0001", "2301", "2302"]):
@@ -66,9 +47,7 @@ def s3(tmp_path_factory):
     write_manifest(entries, local)
     client.upload_file(str(local), "arxiv", MANIFEST)
     client.put_object(Bucket="arxiv", Key="meta/snap.json", Body=b'{"id": "2301.00001"}\n')
-    yield client, blobs
-    server.stop()
-    mp.undo()
+    return client, blobs
 
 
 LOC = S3Location(bucket="arxiv", prefix="", requester_pays=True)

@@ -42,6 +42,13 @@ class S3Location:
         return {"RequestPayer": "requester"} if self.requester_pays else {}
 
 
+def s3_errors() -> tuple[type[BaseException], ...]:
+    """The boto exceptions a stage turns into a one-line message (no credentials, 403, ...)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    return (BotoCoreError, ClientError)
+
+
 def make_client(endpoint_url: str = "", region: str = "us-east-1") -> Any:
     """A boto3 S3 client; credentials come from the usual AWS environment and config files."""
     import boto3  # noqa: PLC0415 - only the S3 source needs it
@@ -127,7 +134,7 @@ def fetch_chunk(client: Any, loc: S3Location, entry: ChunkEntry, dest: Path, bar
             return "fetched"
         part.unlink()
         if attempt == 0:
-            bar.update(-entry.size)
+            bar.total += entry.size  # the bytes of the second, whole download
     final.unlink(missing_ok=True)
     raise ChecksumError(
         f"chunk {entry.filename}: md5 {digest} does not match the manifest's {entry.md5sum}"
