@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from arxiv2lm.io import read_json
-from arxiv2lm.sources.manifest import ChunkEntry, md5_file, write_manifest
+from arxiv2lm.sources.manifest import ChunkEntry, md5_file, read_manifest, write_manifest
+from arxiv2lm.sources.validate import iter_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
@@ -64,16 +65,17 @@ def project(tmp_path, monkeypatch) -> Path:
         },
     )
     _chunk(
-        src / "arXiv_src_9901_001.tar",
-        {
-            "9901/hep-th9901001.gz": gzip.compress(TEX, mtime=0),
-            "9901/2301.00001.gz": gzip.compress(TEX, mtime=0),  # the same id again
-        },
+        src / "arXiv_src_9901_001.tar", {"9901/hep-th9901001.gz": gzip.compress(TEX, mtime=0)}
+    )
+    _chunk(
+        src / "arXiv_src_2301_002.tar",
+        {"2301/2301.00001.gz": gzip.compress(TEX, mtime=0)},  # the same id again
     )
     write_manifest(
         [
+            _entry(src / "arXiv_src_9901_001.tar", "9901", 1),
             _entry(src / "arXiv_src_2301_001.tar", "2301", 4),
-            _entry(src / "arXiv_src_9901_001.tar", "9901", 2),
+            _entry(src / "arXiv_src_2301_002.tar", "2301", 1),
         ],
         src / "arXiv_src_manifest.xml",
     )
@@ -89,10 +91,10 @@ def project(tmp_path, monkeypatch) -> Path:
 
 def test_validate_classifies_and_accounts_for_every_paper(project: Path) -> None:
     _load_stage().main(["ingest", "filter", "out"])
-    rows = pq.read_table(project / "out" / "sources.parquet").to_pylist()
+    rows = list(iter_sources(project / "out"))
     assert [(r["id"], r["kind"], r["yymm"]) for r in rows] == [
-        ("2301.00001", "tex_single", "2301"),
         ("hep-th/9901001", "tex_single", "9901"),
+        ("2301.00001", "tex_single", "2301"),
     ]
     assert rows[0]["contents"] == [TEX]
     rejected = {
@@ -102,25 +104,66 @@ def test_validate_classifies_and_accounts_for_every_paper(project: Path) -> None
         "2301.00002": "pdf_only",
         "2301.00003": "bad_gzip",
         "2301.00004": "missing_source",
-        "2301.00001": "duplicate_member",
     }
     stats = read_json(project / "out" / "stats.json")
     assert stats["kept"]["papers"] == 2
     assert stats["members_not_selected"] == 1
-    assert not (project / "out" / "parts").exists()
+    assert stats["duplicate_members"] == 1
+    assert stats["in"]["papers"] == 5  # every selected paper once
+    assert sorted(p.name for p in (project / "out" / "parts").iterdir()) == [
+        "arXiv_src_2301_001.parquet",
+        "arXiv_src_2301_002.parquet",
+        "arXiv_src_9901_001.parquet",
+    ]
 
 
 def test_md5_mismatch_stops_and_keeps_previous_output(project: Path) -> None:
     stage = _load_stage()
     stage.main(["ingest", "filter", "out"])
-    before = (project / "out" / "sources.parquet").read_bytes()
-    chunk = project / "ingest" / "src" / "arXiv_src_9901_001.tar"
+    before = (project / "out/parts/arXiv_src_2301_001.parquet").read_bytes()
+    chunk = project / "ingest" / "src" / "arXiv_src_2301_002.tar"
     chunk.write_bytes(chunk.read_bytes()[:-1] + b"\x01")
-    with pytest.raises(SystemExit, match=r"arXiv_src_9901_001\.tar: md5 .* does not match"):
+    with pytest.raises(SystemExit, match=r"arXiv_src_2301_002\.tar: md5 .* does not match"):
         stage.main(["ingest", "filter", "out"])
-    assert (project / "out" / "sources.parquet").read_bytes() == before
+    assert (project / "out/parts/arXiv_src_2301_001.parquet").read_bytes() == before
 
 
 def test_missing_input_is_a_clear_message(project: Path) -> None:
     with pytest.raises(SystemExit, match="not found"):
         _load_stage().main(["ingest", "nowhere", "out"])
+
+
+def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
+    stage = _load_stage()
+    args = ["ingest", "filter", "out", "--work-cache", "work"]
+    stage.main(args)
+    first = read_json(project / "out" / "stats.json")
+    assert (first["units_computed"], first["units_reused"]) == (3, 0)
+    stage.main(args)
+    again = read_json(project / "out" / "stats.json")
+    assert (again["units_computed"], again["units_reused"]) == (0, 3)
+    assert again["bytes_read"] == 0
+    assert {k: v for k, v in again.items() if not k.startswith(("units", "bytes_read"))} == {
+        k: v for k, v in first.items() if not k.startswith(("units", "bytes_read"))
+    }
+    # a new month arrives: its chunk, its manifest entry and its papers in the metadata
+    src = project / "ingest" / "src"
+    _chunk(src / "arXiv_src_2302_001.tar", {"2302/2302.00001.gz": gzip.compress(TEX, mtime=0)})
+    entries = read_manifest(src / "arXiv_src_manifest.xml")
+    write_manifest(
+        [*entries, _entry(src / "arXiv_src_2302_001.tar", "2302", 1)],
+        src / "arXiv_src_manifest.xml",
+    )
+    papers = pq.read_table(project / "filter" / "papers.parquet").to_pylist()
+    papers.append({"id": "2302.00001", "domain": "cs"})
+    pq.write_table(pa.Table.from_pylist(papers), project / "filter" / "papers.parquet")
+    stage.main(args)
+    third = read_json(project / "out" / "stats.json")
+    assert (third["units_computed"], third["units_reused"]) == (1, 3)
+    assert third["kept"]["papers"] == first["kept"]["papers"] + 1
+    assert [r["id"] for r in iter_sources(project / "out")][-1] == "2302.00001"
+    # a params change recomputes everything that depends on it
+    params = (project / "params.yaml").read_text().replace("max_ratio: 200", "max_ratio: 150")
+    (project / "params.yaml").write_text(params)
+    stage.main(args)
+    assert read_json(project / "out" / "stats.json")["units_computed"] == 4

@@ -9,6 +9,7 @@ Parquet part, so memory holds one member at a time whatever the chunk size.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,18 @@ class ChunkResult:
     drops: list[tuple[str, str, int, str]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     not_selected: int = 0
+    bad_member_names: int = 0
     bytes_read: int = 0
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "job"}
+
+    @classmethod
+    def from_json(cls, job: ChunkJob, data: dict) -> ChunkResult:
+        res = cls(job=job, **data)
+        res.kept = [tuple(k) for k in res.kept]
+        res.drops = [tuple(d) for d in res.drops]
+        return res
 
 
 def validate_chunk(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
@@ -70,7 +82,11 @@ def validate_chunk(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkRe
         for name, data in iter_chunk(job.path):
             res.bytes_read += len(data)
             stem = posixpath.basename(name).split(".gz")[0].removesuffix(".pdf")
-            arxiv_id = id_from_member(stem)
+            try:
+                arxiv_id = id_from_member(stem)
+            except ValueError:
+                res.bad_member_names += 1  # not a paper member (e.g. a stray README)
+                continue
             domain = wanted.get(arxiv_id)
             if domain is None:
                 res.not_selected += 1
@@ -96,5 +112,5 @@ def validate_chunk(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkRe
     return res
 
 
-def part_name(chunk_path: str | Path) -> str:
-    return Path(chunk_path).name.removesuffix(".tar") + ".parquet"
+def chunk_stem(chunk_path: str | Path) -> str:
+    return Path(chunk_path).name.removesuffix(".tar")

@@ -1,0 +1,162 @@
+"""Validate a whole mirror: one work unit per chunk, computed in parallel or reused.
+
+A unit's key is the chunk's manifest md5, the (id, domain) pairs the filter selected in the
+chunk's month, the validate params and the code of the cores; adding a month's chunk computes
+one unit, and changing the filter for one month recomputes only that month's chunks.
+Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manifest order.
+
+>>> ledger, extra = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
+>>> extra["units_computed"], extra["units_reused"]                      # doctest: +SKIP
+(1, 5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+from arxiv2lm.io import ParquetBatchWriter, iter_parquet, write_json
+from arxiv2lm.ledger import Ledger
+from arxiv2lm.params import ValidateParams, resolve_workers
+from arxiv2lm.sources import archives, chunks, manifest
+from arxiv2lm.sources.archives import Caps
+from arxiv2lm.sources.chunks import SOURCES_SCHEMA, ChunkJob, ChunkResult, chunk_stem
+from arxiv2lm.workcache import WorkCache, code_digest, link_or_copy_file, unit_key
+
+PARTS = "parts"
+
+
+def yymm_of(arxiv_id: str) -> str:
+    """The month an id belongs to, which is the month of the chunk that holds it.
+
+    >>> yymm_of("2301.01234"), yymm_of("hep-th/9901001")
+    ('2301', '9901')
+    """
+    if "/" in arxiv_id:
+        return arxiv_id.split("/", 1)[1][:4]
+    return arxiv_id[:4]
+
+
+def _run_job(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
+    res = chunks.validate_chunk(job, wanted, caps)
+    write_json(res.to_json(), Path(job.part).with_suffix(".json"))
+    return res
+
+
+def chunk_order(stem: str) -> tuple[str, str]:
+    """Sort key of `arXiv_src_YYMM_NNN` in time order across 1999/2000."""
+    parts = stem.split("_")
+    yymm, seq = (parts[2], parts[3]) if len(parts) >= 4 else ("", stem)
+    return (("19" if yymm >= "91" else "20") + yymm, seq)
+
+
+def iter_sources(validate_dir: str | Path, columns: list[str] | None = None) -> Iterator[dict]:
+    """The validated papers, part by part in chunk (time) order, bounded memory."""
+    parts = (Path(validate_dir) / PARTS).glob("*.parquet")
+    for part in sorted(parts, key=lambda p: chunk_order(p.stem)):
+        yield from iter_parquet(part, columns, batch_rows=64)
+
+
+def validate_corpus(
+    ingest: Path, wanted: dict[str, str], params: ValidateParams, out: Path, cache: WorkCache
+) -> tuple[Ledger, dict[str, Any]]:
+    entries = manifest.read_manifest(ingest / manifest.MANIFEST)
+    missing = [e.filename for e in entries if not (ingest / e.filename).exists()]
+    if missing:
+        raise FileNotFoundError(f"chunks listed in the manifest are missing: {missing[:5]}")
+    by_month: dict[str, dict[str, str]] = defaultdict(dict)
+    for arxiv_id, domain in wanted.items():
+        by_month[yymm_of(arxiv_id)][arxiv_id] = domain
+    code = code_digest(archives, chunks, manifest)
+    result_params = dataclasses.replace(params, workers=0)  # workers never change a result
+    (out / PARTS).mkdir(parents=True)
+
+    jobs, keys, todo = [], [], []
+    for e in entries:
+        month = json.dumps(sorted(by_month.get(e.yymm, {}).items()))
+        digest = f"{e.md5sum}:{hashlib.sha256(month.encode()).hexdigest()}"
+        key = unit_key("validate", digest, result_params, code)
+        job = ChunkJob(
+            path=str(ingest / e.filename),
+            md5=e.md5sum if params.verify_md5 else None,
+            part=str(out / PARTS / f"{chunk_stem(e.filename)}.parquet"),
+            yymm=e.yymm,
+        )
+        jobs.append(job)
+        keys.append(key)
+        if not cache.has(key):
+            todo.append(job)
+
+    caps = Caps(max_bytes=int(params.max_paper_mb * (1 << 20)), max_ratio=params.max_ratio)
+    computed: dict[str, ChunkResult] = {}
+    if todo:
+        workers = min(resolve_workers(params.workers), len(todo))
+        with Pool(workers) as pool:
+            work = [pool.apply_async(_run_job, (j, by_month.get(j.yymm, {}), caps)) for j in todo]
+            for job, pending in zip(todo, work, strict=True):
+                computed[job.part] = pending.get()  # a ChecksumError stops the stage here
+    results = []
+    for job, key in zip(jobs, keys, strict=True):
+        part, sidecar = Path(job.part), Path(job.part).with_suffix(".json")
+        if job.part in computed:
+            cache.put(key, {"part.parquet": part, "result.json": sidecar})
+            results.append(computed[job.part])
+        else:
+            link_or_copy_file(cache.files(key) / "part.parquet", part)
+            data = json.loads((cache.files(key) / "result.json").read_text())
+            results.append(ChunkResult.from_json(job, data))
+        sidecar.unlink(missing_ok=True)
+
+    ledger, duplicates = _account(results, wanted)
+    extra = {
+        "duplicate_members": duplicates,
+        "chunks": len(jobs),
+        "units_computed": len(computed),
+        "units_reused": len(jobs) - len(computed),
+        "members_not_selected": sum(r.not_selected for r in results),
+        "bad_member_names": sum(r.bad_member_names for r in results),
+        "bytes_read": sum(r.bytes_read for r in results if r.job.part in computed),
+    }
+    return ledger, extra
+
+
+def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger, int]:
+    """Ledger in manifest order. A paper in two chunks counts once, at its first member;
+    later members are removed from their parts and counted as duplicates."""
+    ledger = Ledger("validate")
+    seen: set[str] = set()
+    duplicates = 0
+    for res in results:
+        dups = set()
+        for arxiv_id, nbytes, _ in res.kept:
+            if arxiv_id in seen:
+                dups.add(arxiv_id)
+                continue
+            seen.add(arxiv_id)
+            ledger.keep(arxiv_id, nbytes)
+        for arxiv_id, reason, nbytes, detail in res.drops:
+            if arxiv_id in seen:
+                duplicates += 1
+                continue
+            seen.add(arxiv_id)
+            ledger.drop(arxiv_id, reason, nbytes, detail)
+        if dups:
+            duplicates += len(dups)
+            _rewrite_without(Path(res.job.part), dups)
+    for arxiv_id in sorted(set(wanted) - seen):
+        ledger.drop(arxiv_id, "missing_source", 0, "no member in any chunk")
+    return ledger, duplicates
+
+
+def _rewrite_without(part: Path, ids: set[str]) -> None:
+    """Drop rows from a (hard-linked) part: a new file replaces the link, the cache is intact."""
+    with ParquetBatchWriter(part, SOURCES_SCHEMA) as w:
+        for row in iter_parquet(part, batch_rows=64):
+            if row["id"] not in ids:
+                w.write(row)
