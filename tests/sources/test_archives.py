@@ -127,3 +127,25 @@ def test_nested_archives_counted() -> None:
 )
 def test_tex_relevant(path: str, ok: bool) -> None:
     assert is_tex_relevant(path) is ok
+
+
+def test_multi_member_gzip_is_read_whole() -> None:
+    paper = classify_member("2301/2301.00018.gz", gz(TEX[:20]) + gz(TEX[20:]), CAPS)
+    assert paper.contents == [TEX]
+
+
+def test_truncated_gzip_is_bad_gzip() -> None:
+    out = classify_member("2301/2301.00019.gz", gz(TEX * 40)[:-30], CAPS)
+    assert isinstance(out, Drop) and out.reason == "bad_gzip"
+
+
+def test_hashing_reader_sees_every_byte() -> None:
+    import hashlib
+
+    from arxiv2lm.sources.archives import HashingReader, iter_chunk
+
+    chunk = tar_bytes({"2301/2301.00001.gz": gz(TEX), "2301/2301.00002.pdf": b"%PDF"})
+    fh = HashingReader(io.BytesIO(chunk))
+    names = [name for name, _ in iter_chunk(fh)]
+    assert names == ["2301/2301.00001.gz", "2301/2301.00002.pdf"]
+    assert fh.hexdigest() == hashlib.md5(chunk).hexdigest()

@@ -10,13 +10,14 @@ Drop(reason='pdf_only', detail='')
 
 from __future__ import annotations
 
-import gzip
+import hashlib
 import io
 import posixpath
 import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from arxiv2lm.ledger import Drop
 
@@ -72,20 +73,29 @@ def unsafe_reason(member: tarfile.TarInfo) -> str | None:
 
 
 def gunzip_capped(data: bytes, caps: Caps) -> bytes | Drop:
-    """Decompress a gzip stream, stopping at the size and ratio caps (gzip bombs)."""
-    out = io.BytesIO()
+    """Decompress a gzip stream (all its members), stopping at the size and ratio caps.
+
+    One C-level call per gzip member with `max_length`, so a bomb is never inflated past
+    the cap and an honest file costs no Python loop.
+    """
+    limit = min(caps.max_bytes, int(max(_RATIO_FLOOR_BYTES, len(data) * caps.max_ratio)))
+    out: list[bytes] = []
+    total, rest = 0, data
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-            while block := gz.read(_READ_BLOCK):
-                out.write(block)
-                total = out.tell()
-                if total > caps.max_bytes:
+        while rest:
+            d = zlib.decompressobj(wbits=31)
+            out.append(d.decompress(rest, limit + 1 - total))
+            total += len(out[-1])
+            if total > limit or d.unconsumed_tail:
+                if total > caps.max_bytes or limit == caps.max_bytes:
                     return Drop("too_large", f"more than {caps.max_bytes} bytes decompressed")
-                if total > _RATIO_FLOOR_BYTES and total > caps.max_ratio * len(data):
-                    return Drop("gzip_bomb", f"ratio above {caps.max_ratio:g}")
-    except (OSError, EOFError, zlib.error) as err:
+                return Drop("gzip_bomb", f"ratio above {caps.max_ratio:g}")
+            if not d.eof:
+                return Drop("bad_gzip", "truncated gzip stream")
+            rest = d.unused_data.lstrip(b"\x00")  # members may be followed by padding
+    except zlib.error as err:
         return Drop("bad_gzip", str(err)[:200])
-    return out.getvalue()
+    return b"".join(out)
 
 
 def _looks_like_tar(data: bytes) -> bool:
@@ -172,13 +182,31 @@ def classify_member(name: str, data: bytes, caps: Caps) -> Paper | Drop:
     return _from_single(raw)
 
 
-def iter_chunk(path: str) -> Iterator[tuple[str, bytes]]:
+class HashingReader:
+    """A read-only file wrapper that feeds every byte read through md5 (one pass, not two)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.md5 = hashlib.md5()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.md5.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        while self.read(1 << 20):  # the tail tarfile never asks for (end-of-archive zeros)
+            pass
+        return self.md5.hexdigest()
+
+
+def iter_chunk(fh: BinaryIO) -> Iterator[tuple[str, bytes]]:
     """Stream (member name, bytes) of the regular files of a chunk, one at a time."""
-    with tarfile.open(path, mode="r|") as tar:
+    with tarfile.open(fileobj=fh, mode="r|") as tar:
         for member in tar:
             if not member.isfile():
                 continue
-            fh = tar.extractfile(member)
-            if fh is None:  # pragma: no cover
+            data = tar.extractfile(member)
+            if data is None:  # pragma: no cover
                 continue
-            yield safe_name(member.name), fh.read()
+            yield safe_name(member.name), data.read()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pyarrow as pa
 
 from arxiv2lm.io import ParquetBatchWriter
 from arxiv2lm.ledger import Drop
-from arxiv2lm.sources.archives import Caps, classify_member, iter_chunk
-from arxiv2lm.sources.manifest import id_from_member, md5_file
+from arxiv2lm.sources.archives import Caps, HashingReader, classify_member, iter_chunk
+from arxiv2lm.sources.manifest import id_from_member
 
 SOURCES_SCHEMA = pa.schema(
     [
@@ -69,47 +70,71 @@ class ChunkResult:
 
 
 def validate_chunk(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
-    """Check the chunk's md5, then classify every member whose paper is in `wanted`."""
-    if job.md5 is not None:
-        actual = md5_file(job.path)
-        if actual != job.md5:
+    """Classify every member whose paper is in `wanted`, checking the chunk's md5 on the way.
+
+    The md5 is computed from the same single read; a mismatch raises after the pass, and
+    the caller discards everything this chunk produced.
+    """
+    res = ChunkResult(job=job)
+    with (
+        open(job.path, "rb") as raw,
+        ParquetBatchWriter(job.part, SOURCES_SCHEMA, batch_rows=64) as writer,
+    ):
+        fh = HashingReader(raw)
+        try:
+            _classify_all(fh, job, wanted, caps, res, writer)
+        except (tarfile.TarError, EOFError) as err:
+            broken = f"chunk {job.path} is not a readable tar ({err})"
+        else:
+            broken = ""
+        if job.md5 is not None and (actual := fh.hexdigest()) != job.md5:
             raise ChecksumError(
                 f"chunk {job.path}: md5 {actual} does not match the manifest's {job.md5}; "
                 "re-download it (ingest) before anything runs on it"
             )
-    res = ChunkResult(job=job)
-    with ParquetBatchWriter(job.part, SOURCES_SCHEMA, batch_rows=64) as writer:
-        for name, data in iter_chunk(job.path):
-            res.bytes_read += len(data)
-            stem = posixpath.basename(name).split(".gz")[0].removesuffix(".pdf")
-            try:
-                arxiv_id = id_from_member(stem)
-            except ValueError:
-                res.bad_member_names += 1  # not a paper member (e.g. a stray README)
-                continue
-            domain = wanted.get(arxiv_id)
-            if domain is None:
-                res.not_selected += 1
-                continue
-            res.seen.append(arxiv_id)
-            paper = classify_member(name, data, caps)
-            if isinstance(paper, Drop):
-                res.drops.append((arxiv_id, paper.reason, len(data), paper.detail))
-                continue
-            res.kept.append((arxiv_id, len(data), paper.nbytes))
-            writer.write(
-                {
-                    "id": arxiv_id,
-                    "domain": domain,
-                    "yymm": job.yymm,
-                    "kind": paper.kind,
-                    "paths": paper.paths,
-                    "contents": paper.contents,
-                    "bytes": paper.nbytes,
-                    "nested_archives": paper.nested_archives,
-                }
-            )
+        if broken:
+            raise ChecksumError(broken)
     return res
+
+
+def _classify_all(
+    fh: HashingReader,
+    job: ChunkJob,
+    wanted: dict[str, str],
+    caps: Caps,
+    res: ChunkResult,
+    writer: ParquetBatchWriter,
+) -> None:
+    for name, data in iter_chunk(fh):
+        res.bytes_read += len(data)
+        stem = posixpath.basename(name).split(".gz")[0].removesuffix(".pdf")
+        try:
+            arxiv_id = id_from_member(stem)
+        except ValueError:
+            res.bad_member_names += 1  # not a paper member (e.g. a stray README)
+            continue
+        domain = wanted.get(arxiv_id)
+        if domain is None:
+            res.not_selected += 1
+            continue
+        res.seen.append(arxiv_id)
+        paper = classify_member(name, data, caps)
+        if isinstance(paper, Drop):
+            res.drops.append((arxiv_id, paper.reason, len(data), paper.detail))
+            continue
+        res.kept.append((arxiv_id, len(data), paper.nbytes))
+        writer.write(
+            {
+                "id": arxiv_id,
+                "domain": domain,
+                "yymm": job.yymm,
+                "kind": paper.kind,
+                "paths": paper.paths,
+                "contents": paper.contents,
+                "bytes": paper.nbytes,
+                "nested_archives": paper.nested_archives,
+            }
+        )
 
 
 def chunk_stem(chunk_path: str | Path) -> str:
