@@ -120,6 +120,14 @@ def test_snapshot_plain_and_gzipped_with_bad_lines(tmp_path) -> None:
         assert [o.reason for _, o in out[1:]] == ["bad_metadata", "bad_metadata"]
 
 
+def test_snapshot_zstd(tmp_path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    path = tmp_path / "s.json.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress((json.dumps(rec()) + "\n").encode()))
+    [(n, raw)] = list(iter_snapshot(path))
+    assert n == 1 and raw["id"] == "2301.01234"
+
+
 def test_missing_snapshot(tmp_path) -> None:
     with pytest.raises(MetadataError, match="does not exist"):
         list(iter_snapshot(tmp_path / "none.json"))
