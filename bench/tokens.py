@@ -1,0 +1,173 @@
+"""Print the token pipeline's speeds against what training consumes.
+
+    python bench/tokens.py [--normalize data/normalize] [--tex-dir DIR] [--mb 3]
+                           [--encode-mb 24] [--tiny-tokens-per-s N]
+
+Figures: tokenizer training time (project settings and the plain baseline), held-out
+figures of both, encoding throughput in MB/s per core with 1 and 2 workers, and loader
+throughput in tokens/s for the tiny preset's windows (batch 16) and the 1.36B preset's
+(batch 8 x 2048), next to the tiny model's consumption (reports/pretrain/metrics.json
+`tokens_per_s`, or --tiny-tokens-per-s) and ~50k tokens/s for the 1.36B preset on an H100.
+Without data/normalize it uses .tex files from --tex-dir and/or generated LaTeX-like text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import sentencepiece as spm
+
+from arxiv2lm.params import TokenizerParams
+from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.loader import ShardSet, WindowSampler
+from arxiv2lm.tokens.shards import build_shards, encode_texts
+from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
+
+BIG_MODEL_TOKENS_PER_S = 50_000  # 1.36B preset, one H100, bf16 (6 * N * tokens/s ~ 400 TFLOPs)
+WORDS = [
+    "we", "show", "that", "the", "energy", "of", "a", "field", "is", "bounded", "by", "its",
+    "norm", "and", "proof", "follows", "from", "lemma", "theorem", "equation", "where", "for",
+    "all", "which", "implies", "holds", "under", "this", "assumption", "results", "model",
+    "data", "network", "training", "loss", "gradient", "particle", "spin", "mass", "density",
+]
+COMMANDS = [r"\frac{a}{b}", r"\alpha", r"\beta", r"\sum_{i=1}^{n}", r"\int_0^1", r"\mathbb{R}",
+            r"\partial", r"\nabla", r"\leq", r"\mathcal{O}(n)", r"\sqrt{2}", r"\infty"]
+DOMAINS = ("math", "cs", "physics")
+
+
+def synthetic_text(rng: random.Random, n_paragraphs: int) -> str:
+    """LaTeX-like prose: sentences, inline math, display environments, numbers."""
+    paras = []
+    for _ in range(n_paragraphs):
+        words = []
+        for _ in range(rng.randint(20, 80)):
+            r = rng.random()
+            if r < 0.08:
+                words.append("$" + " + ".join(rng.sample(COMMANDS, 2)) + "$")
+            elif r < 0.1:
+                words.append(str(rng.randint(0, 10**6)))
+            else:
+                words.append(rng.choice(WORDS))
+        paras.append(" ".join(words) + ".")
+        if rng.random() < 0.3:
+            env = rng.choice(["align", "equation", "itemize"])
+            body = " \\\\\n  ".join(" = ".join(rng.sample(COMMANDS, 3)) for _ in range(2))
+            paras.append(f"\\begin{{{env}}}\n  {body}\n\\end{{{env}}}")
+    return "\n\n".join(paras)
+
+
+def chunks(text: str, max_chars: int = 16_000) -> list[str]:
+    """A long TeX file as several "papers" of whole paragraphs, so a held-out share exists."""
+    out, cur = [], ""
+    for para in text.split("\n\n"):
+        if cur and len(cur) + len(para) > max_chars:
+            out.append(cur)
+            cur = ""
+        cur = f"{cur}\n\n{para}" if cur else para
+    return [*out, cur] if cur else out
+
+
+def corpus(normalize: Path | None, tex_dir: Path | None, mb: float) -> pd.DataFrame:
+    """Documents (id, domain, text, math_fraction, bytes): real if given, else generated."""
+    if normalize and (normalize / "docs.parquet").exists():
+        return pd.read_parquet(normalize / "docs.parquet")
+    rows, rng, used = [], random.Random(0), 0
+    files = sorted(tex_dir.rglob("*.tex")) if tex_dir else []
+    texts = [c for p in files for c in chunks(p.read_text(errors="replace"))]
+    while used < mb * 2**20:
+        text = texts.pop(0) if texts else synthetic_text(rng, rng.randint(20, 60))
+        i = len(rows)
+        math = sum(map(len, metrics.math_segments(text))) / max(len(text), 1)
+        rows.append({"id": f"{2301 + i % 12}.{i:05d}", "domain": DOMAINS[i % 3], "text": text,
+                     "math_fraction": math, "bytes": len(text.encode())})
+        used += rows[-1]["bytes"]
+    return pd.DataFrame(rows)
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the pool's workers)."""
+    use = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in use)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--normalize", type=Path, default=Path("data/normalize"))
+    ap.add_argument("--tex-dir", type=Path, default=None)
+    ap.add_argument("--mb", type=float, default=3.0)
+    ap.add_argument("--encode-mb", type=float, default=24.0)
+    ap.add_argument("--vocab-size", type=int, default=4096)
+    ap.add_argument("--tiny-tokens-per-s", type=float, default=None)
+    args = ap.parse_args()
+    docs = corpus(args.normalize, args.tex_dir, args.mb)
+    p = TokenizerParams("bpe", args.vocab_size, "mined", [], 160, True, True, 0.9999,
+                        "identity", args.mb, 0.05, 7)
+    print(f"corpus: {len(docs)} docs, {docs['bytes'].sum() / 2**20:.2f} MB")
+    work = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
+    train_ids, held_ids = plan_sample(zip(docs["id"], docs["bytes"], strict=True), p, 8 * 2**20)
+    by_id = docs.set_index("id")
+    sample = [by_id.at[i, "text"] for i in train_ids]
+    held = [(by_id.at[i, "domain"], by_id.at[i, "text"]) for i in held_ids]
+
+    stats = train_tokenizer(sample, p, work / "tok")
+    t0 = time.perf_counter()
+    base = train_baseline(sample, p)
+    base_s = time.perf_counter() - t0
+    print(f"train: project {stats['train_s']:.2f}s, baseline {base_s:.2f}s "
+          f"on {stats['sample_bytes'] / 2**20:.2f} MB (num_threads=1)")
+    sp = spm.SentencePieceProcessor(model_file=str(work / "tok/tokenizer.model"))
+    ours = metrics.evaluate(sp, held, stats["top50_commands"])
+    theirs = metrics.evaluate(spm.SentencePieceProcessor(model_proto=base), held,
+                              stats["top50_commands"])
+    print(f"held-out ({ours['docs']} docs)   project   baseline")
+    for k in metrics.REPORT_KEYS:
+        print(f"  {k:28s} {ours[k]:9.4f} {theirs[k]:9.4f}")
+
+    rows = docs.to_dict("records")
+    model = work / "tok/tokenizer.model"
+    # Encoding alone on >= --encode-mb of text (the corpus repeated), so the one-off pool
+    # start (spawn: a fresh interpreter per worker, ~0.5-1 s) is amortised as in a real run.
+    reps = max(1, round(args.encode_mb * 2**20 / docs["bytes"].sum()))
+    enc_mb = reps * docs["bytes"].sum() / 2**20
+    # Per core = per CPU-second of this process and its workers: robust on a shared machine.
+    for workers in (1, 2):
+        t0, c0 = time.perf_counter(), cpu_s()
+        n = sum(len(ids) for _, ids in encode_texts(iter(rows * reps), model, workers))
+        dt, cpu = time.perf_counter() - t0, cpu_s() - c0
+        print(f"encode, {workers} worker(s), {enc_mb:.0f} MB: {enc_mb / dt:.2f} MB/s wall, "
+              f"{enc_mb / cpu:.2f} MB/s per core (CPU time), {n / dt:,.0f} tokens/s; "
+              f"load average {os.getloadavg()[0]:.1f}")
+    t0 = time.perf_counter()
+    meta = build_shards(iter(rows), model, work / "shard", 0.08, "bench", workers=2)
+    dt = time.perf_counter() - t0
+    print(f"build_shards, 2 workers, {docs['bytes'].sum() / 2**20:.1f} MB: {dt:.2f} s "
+          "(pool start included)")
+    train = ShardSet.open(work / "shard", "train", meta["tokenizer_sha256"])
+    tiny = args.tiny_tokens_per_s
+    tiny_json = Path("reports/pretrain/metrics.json")
+    if tiny is None and tiny_json.exists():
+        tiny = json.loads(tiny_json.read_text()).get("tokens_per_s")
+    for name, t, b, need in (("tiny", 128, 16, tiny), ("1.36B", 2048, 8, BIG_MODEL_TOKENS_PER_S)):
+        if len(train.tokens) <= t:
+            print(f"loader {name}: split too short for seq_len {t}")
+            continue
+        s = WindowSampler(train, t, b, seed=1, mixture={"low": 0.4, "mid": 0.3, "high": 0.3})
+        t0, steps = time.perf_counter(), 0
+        while time.perf_counter() - t0 < 1.0:
+            s.batch(steps)
+            steps += 1
+        rate = steps * b * t / (time.perf_counter() - t0)
+        vs = f", model consumes {need:,.0f} ({rate / need:,.0f}x headroom)" if need else ""
+        print(f"loader {name} (B={b}, T={t}): {rate:,.0f} tokens/s{vs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Text to tokens: tokenizer training (tokenizer, symbols, metrics), shards, and the loader."""

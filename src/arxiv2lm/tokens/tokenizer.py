@@ -1,0 +1,212 @@
+r"""Train a SentencePiece tokenizer for LaTeX-heavy text that decodes back byte for byte.
+
+>>> stats = train_tokenizer(texts, params, Path("data/tokenizer"))    # doctest: +SKIP
+>>> sp = load_processor(Path("data/tokenizer/tokenizer.model"))       # doctest: +SKIP
+>>> sp.decode(sp.encode("a\n  $\\frac{1}{2}$")) == "a\n  $\\frac{1}{2}$"  # doctest: +SKIP
+True
+
+Exact round trips (normalization "identity") come from: no normalisation, no dummy prefix,
+no whitespace squeezing, byte fallback for characters outside the learnt alphabet, and
+"\n" as a user-defined symbol. SentencePiece trains on lines, so it never learns "\n";
+byte fallback alone would keep it as the byte piece <0x0A>, but without byte fallback it
+would become <unk>. A user symbol is matched verbatim, so a newline is always one real
+token. One known exception: a literal U+2581 ("▁", SentencePiece's space marker) decodes
+as a space; the held-out `roundtrip_rate` counts such papers.
+
+SentencePiece has no training seed: the result is fixed by the sample (chosen by a hash of
+the id and `seed`) and `num_threads=1`; `seed` also seeds SentencePiece's own generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sentencepiece as spm
+
+from arxiv2lm.io import atomic_path
+from arxiv2lm.params import TokenizerParams
+from arxiv2lm.tokens.symbols import count_latex_symbols, top_symbols
+
+NEWLINE = "\n"
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+# Training sentences are lines cut to at most this many characters; SentencePiece skips
+# sentences longer than max_sentence_length *bytes*, so that is 4 bytes per character.
+MAX_SENTENCE_CHARS = 4096
+MAX_SENTENCE_BYTES = 4 * MAX_SENTENCE_CHARS
+NORMALIZATION_RULES = {"identity": "identity", "nfkc": "nmt_nfkc"}
+# tokenizer.vocab is one piece per line: show the whitespace pieces as escapes.
+_VISIBLE = str.maketrans({"\n": "\\n", "\t": "\\t", "\r": "\\r"})
+
+
+def is_heldout(doc_id: str, heldout_fraction: float, seed: int) -> bool:
+    """True for a stable `heldout_fraction` of ids: evaluation papers, never trained on."""
+    digest = hashlib.sha1(f"tokenizer-heldout\x00{seed}\x00{doc_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < heldout_fraction
+
+
+def sample_order(doc_id: str, seed: int) -> bytes:
+    """Sort key that makes "the first sample_mb of the corpus" a seeded random sample."""
+    return hashlib.sha1(f"tokenizer-sample\x00{seed}\x00{doc_id}".encode()).digest()
+
+
+def sentences(text: str) -> Iterator[str]:
+    """Training sentences: non-empty lines without their "\n", cut to MAX_SENTENCE_CHARS."""
+    for line in text.split(NEWLINE):
+        for i in range(0, len(line), MAX_SENTENCE_CHARS):
+            yield line[i : i + MAX_SENTENCE_CHARS]
+
+
+def bounded(texts: Iterable[str], max_bytes: int) -> list[str]:
+    """The first texts up to `max_bytes` UTF-8 bytes (the last one cut to fit)."""
+    out, used = [], 0
+    for text in texts:
+        raw = text.encode("utf-8")
+        if used + len(raw) > max_bytes:
+            out.append(raw[: max_bytes - used].decode("utf-8", errors="ignore"))
+            break
+        out.append(text)
+        used += len(raw)
+    return out
+
+
+def latex_symbols(params: TokenizerParams, mined: list[str]) -> list[str]:
+    if params.latex_symbols == "mined":
+        return mined[: params.n_mined_symbols]
+    if params.latex_symbols == "list":
+        return list(params.symbol_list)
+    return []
+
+
+def _train(sample: list[str], num_threads: int, **spec: Any) -> bytes:
+    """Run the SentencePiece trainer on `sample`'s sentences; return the model bytes."""
+    model = io.BytesIO()
+    sents = [s for text in sample for s in sentences(text) if s]
+    if not sents:
+        raise ValueError("the tokenizer sample has no text to train on")
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sents), model_writer=model, num_threads=num_threads,
+            max_sentence_length=MAX_SENTENCE_BYTES, minloglevel=2, **spec,
+        )
+    except RuntimeError as err:
+        vocab = spec.get("vocab_size")
+        raise ValueError(
+            f"vocab_size {vocab} cannot be trained on this sample "
+            f"({sum(map(len, sents))} chars in {len(sents)} lines): {err}"
+        ) from err
+    return model.getvalue()
+
+
+def write_model(model: bytes, out_dir: Path) -> None:
+    """Write tokenizer.model and a human-readable tokenizer.vocab (piece \t score)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "tokenizer.model") as tmp:
+        tmp.write_bytes(model)
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    lines = [
+        f"{sp.id_to_piece(i).translate(_VISIBLE)}\t{sp.get_score(i)}"
+        for i in range(sp.get_piece_size())
+    ]
+    with atomic_path(out_dir / "tokenizer.vocab") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def load_processor(model_path: Path) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_file=str(model_path))
+
+
+def train_tokenizer(
+    texts: Iterable[str], params: TokenizerParams, out_dir: Path, num_threads: int = 1
+) -> dict[str, Any]:
+    r"""Train on up to `sample_mb` of `texts`; write tokenizer.model/.vocab into `out_dir`.
+
+    Returns what it learnt: the user symbols, the corpus's top-50 commands (for
+    `metrics.evaluate`), the sample size, the model's SHA-256 and the training time.
+    >>> train_tokenizer([r"\frac{a}{b} ..."] * 500, params, tmp)["symbols"][:1]  # doctest: +SKIP
+    ['\\frac']
+    """
+    if params.vocab_size < 8:
+        raise ValueError(f"vocab_size {params.vocab_size} is too small (need >= 8)")
+    sample = bounded(texts, int(params.sample_mb * 2**20))
+    counts = count_latex_symbols(sample)
+    top50 = top_symbols(counts, 50)
+    symbols = latex_symbols(params, top_symbols(counts, params.n_mined_symbols))
+    user = [NEWLINE, *[s for s in symbols if s != NEWLINE]]
+    if len(user) + 3 >= params.vocab_size:
+        raise ValueError(
+            f"vocab_size {params.vocab_size} leaves no room for {len(user)} user symbols"
+        )
+    spm.set_random_generator_seed(params.seed)
+    t0 = time.perf_counter()
+    model = _train(
+        sample, num_threads,
+        model_type=params.model_type, vocab_size=params.vocab_size,
+        user_defined_symbols=user, split_digits=params.split_digits,
+        byte_fallback=params.byte_fallback, character_coverage=params.character_coverage,
+        normalization_rule_name=NORMALIZATION_RULES[params.normalization],
+        remove_extra_whitespaces=False, add_dummy_prefix=False,
+        allow_whitespace_only_pieces=True,
+        unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID, pad_id=-1,
+    )
+    train_s = time.perf_counter() - t0
+    write_model(model, out_dir)
+    stats: dict[str, Any] = {
+        "vocab_size": params.vocab_size,
+        "model_type": params.model_type,
+        "eos_id": EOS_ID,
+        "bos_id": BOS_ID,
+        "unk_id": UNK_ID,
+        "sample_docs": len(sample),
+        "sample_bytes": sum(len(t.encode("utf-8")) for t in sample),
+        "symbols": symbols,
+        "top50_commands": top50,
+        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "train_s": round(train_s, 3),
+    }
+    return stats
+
+
+def train_baseline(texts: Iterable[str], params: TokenizerParams, num_threads: int = 1) -> bytes:
+    """A plain SentencePiece model (default settings but vocab_size) on the same sample.
+
+    `hard_vocab_limit=False` lets the unigram trainer stop short of `vocab_size` on a small
+    sample (the comparison still runs); the project model must reach it exactly.
+    """
+    sample = bounded(texts, int(params.sample_mb * 2**20))
+    spm.set_random_generator_seed(params.seed)
+    return _train(sample, num_threads, vocab_size=params.vocab_size, hard_vocab_limit=False)
+
+
+def plan_sample(
+    rows: Iterable[tuple[str, int]], params: TokenizerParams, max_eval_bytes: int
+) -> tuple[list[str], list[str]]:
+    """Pick (training ids in sample order, held-out ids) from (id, bytes) rows.
+
+    Training ids are the non-held-out ids in `sample_order`, up to `sample_mb` of text;
+    held-out ids are the held-out ones in the same order, up to `max_eval_bytes`.
+    >>> plan_sample([("a", 10), ("b", 10)], params, 2**20)   # doctest: +SKIP
+    (['b', 'a'], [])
+    """
+    train, held = [], []
+    for doc_id, nbytes in rows:
+        dest = held if is_heldout(doc_id, params.heldout_fraction, params.seed) else train
+        dest.append((sample_order(doc_id, params.seed), doc_id, int(nbytes)))
+    return (
+        _take(sorted(train), int(params.sample_mb * 2**20)),
+        _take(sorted(held), max_eval_bytes),
+    )
+
+
+def _take(ranked: list[tuple[bytes, str, int]], max_bytes: int) -> list[str]:
+    out, used = [], 0
+    for _, doc_id, nbytes in ranked:
+        if used >= max_bytes:
+            break
+        out.append(doc_id)
+        used += nbytes
+    return out

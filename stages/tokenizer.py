@@ -1,0 +1,67 @@
+"""DVC stage `tokenizer`: train the SentencePiece model and compare it with a plain one.
+
+    python stages/tokenizer.py data/normalize data/tokenizer reports/tokenizer.json
+
+Reads data/normalize/docs.parquet (twice, streaming: ids and sizes, then the chosen texts),
+writes data/tokenizer/{tokenizer.model, tokenizer.vocab, stats.json} and the small metrics
+file reports/tokenizer.json. Params: the `tokenizer:` section of params.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import sentencepiece as spm
+
+from arxiv2lm.io import fresh_dir, iter_parquet, write_json
+from arxiv2lm.params import load_params
+from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
+
+MAX_EVAL_BYTES = 8 * 2**20  # held-out text scored per tokenizer: enough for 4 decimals
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("normalize_dir", type=Path)
+    ap.add_argument("out_dir", type=Path)
+    ap.add_argument("metrics_json", type=Path)
+    args = ap.parse_args()
+    p = load_params("tokenizer")
+    docs = args.normalize_dir / "docs.parquet"
+
+    ids = ((r["id"], r["bytes"]) for r in iter_parquet(docs, ["id", "bytes"]))
+    train_ids, held_ids = plan_sample(ids, p, MAX_EVAL_BYTES)
+    wanted = set(train_ids) | set(held_ids)
+    texts: dict[str, tuple[str, str]] = {
+        r["id"]: (r["domain"], r["text"])
+        for r in iter_parquet(docs, ["id", "domain", "text"])
+        if r["id"] in wanted
+    }
+    sample = [texts[i][1] for i in train_ids]
+    heldout = [texts[i] for i in held_ids]
+
+    out = fresh_dir(args.out_dir)
+    stats = train_tokenizer(sample, p, out)
+    baseline = train_baseline(sample, p)
+    ours = metrics.evaluate(
+        spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
+        heldout, stats["top50_commands"],
+    )
+    base = metrics.evaluate(
+        spm.SentencePieceProcessor(model_proto=baseline), heldout, stats["top50_commands"]
+    )
+    stats.update(params=dataclasses.asdict(p), heldout=ours, baseline=base)
+    write_json(stats, out / "stats.json")
+    write_json(metrics.report_metrics(ours, base), args.metrics_json)
+    print(
+        f"tokenizer: {p.model_type} vocab {p.vocab_size} on {stats['sample_bytes']} bytes "
+        f"in {stats['train_s']:.1f}s; held-out tokens/char {ours['tokens_per_char']} "
+        f"(baseline {base['tokens_per_char']}), round trip {ours['roundtrip_rate']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
