@@ -1,0 +1,120 @@
+"""Remove TeX comments the way TeX reads them, leaving verbatim material untouched.
+
+`%` starts a comment unless escaped (`\\%`); the comment eats its newline, so a line ending
+in `%` joins the next one (and the next line's leading blanks, as TeX skips them). A line that
+is only a comment disappears with its newline. `comment` environments and `\\iffalse...\\fi`
+blocks (nesting-aware) are removed; verbatim-like environments, `\\verb|..|` and `\\url{..}`
+keep their `%`.
+
+>>> strip_comments("50\\\\% of cases% note\\nmore")
+'50\\\\% of casesmore'
+"""
+
+from __future__ import annotations
+
+import re
+
+VERBATIM_ENVS = ("verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "alltt", "code")
+_VERB_BEGIN = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in VERBATIM_ENVS) + r")\}")
+# Inside one line: things that may hide a `%`, an escaped char, or a real comment start.
+_LINE_TOKENS = re.compile(
+    "|".join(
+        [
+            r"\\verb\*?([^A-Za-z\s*])(?:.*?)\1",  # \verb|..%..|
+            r"\\(?:url|href|path)\{[^}\n]*\}",  # \url{..%..}
+            r"\\.",  # \% \\ and other escapes
+            r"%",  # a comment
+        ]
+    )
+)
+_COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?(?:\\end\{comment\}|\Z)", re.S)
+# \iffalse ... \fi with nesting: count \if<word> (not \iff, \ifthenelse) against \fi.
+_IF_TOKENS = re.compile(
+    "|".join(
+        [
+            r"\\iffalse(?![A-Za-z@])",
+            r"\\if(?!f(?![A-Za-z@])|thenelse(?![A-Za-z@]))[A-Za-z@]*",
+            r"\\fi(?![A-Za-z@])",
+        ]
+    )
+)
+
+
+def _comment_start(line: str) -> int:
+    """Index of the `%` that starts a comment in `line`, or -1."""
+    for m in _LINE_TOKENS.finditer(line):
+        if m.group(0) == "%":
+            return m.start()
+    return -1
+
+
+def _strip_lines(text: str) -> str:
+    out: list[str] = []
+    lines = text.split("\n")
+    joining = False  # previous line ended inside a comment: TeX eats this line's indent
+    verb_end: str | None = None
+    for line in lines:
+        if verb_end is not None:
+            out.append(line + "\n")
+            if verb_end in line:
+                verb_end = None
+            continue
+        if joining:
+            line = line.lstrip(" \t")
+            if not line:  # a blank line after `...%` is still a paragraph break
+                out.append("\n\n")
+                joining = False
+                continue
+        m = _VERB_BEGIN.search(line)
+        if m:
+            end = "\\end{" + m.group(1) + "}"
+            head = line[: m.start()]
+            cut = _comment_start(head) if "%" in head else -1
+            if cut < 0:
+                out.append(line + "\n")
+                verb_end = None if end in line[m.end() :] else end
+                joining = False
+                continue
+        cut = _comment_start(line) if "%" in line else -1
+        if cut < 0:
+            out.append(line + "\n")
+            joining = False
+        else:
+            out.append(line[:cut])
+            joining = True
+    result = "".join(out)
+    # the last split piece had no newline of its own: take back the one added for it
+    return result[:-1] if not joining and result.endswith("\n") else result
+
+
+def _strip_iffalse(text: str) -> str:
+    if "\\iffalse" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    depth = 0
+    for m in _IF_TOKENS.finditer(text):
+        tok = m.group(0)
+        if depth == 0:
+            if tok == "\\iffalse":
+                out.append(text[pos : m.start()])
+                depth = 1
+            continue
+        if tok == "\\fi":
+            depth -= 1
+            if depth == 0:
+                pos = m.end()
+        else:
+            depth += 1
+    if depth:  # unterminated: TeX would skip to the end of the file
+        return "".join(out)
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def strip_comments(text: str) -> str:
+    """Remove `%` comments, comment environments and `\\iffalse` blocks from TeX source."""
+    text = _strip_lines(text) if "%" in text else text
+    if "\\begin{comment}" in text:
+        text = _COMMENT_ENV.sub("", text)
+    return _strip_iffalse(text)

@@ -1,0 +1,154 @@
+"""One paper's files in, text and statistics out: the `extract` stage's pure core.
+
+Steps: decode every file (`encoding`), strip comments (`comments`), pick the main file
+(`mainfile`), inline includes (`includes`), collect macros from local .sty files and the
+document and expand them (`macros`), then convert to text (`totext`).
+
+>>> doc = b"\\\\documentclass{article}\\\\begin{document}Hi\\\\end{document}"
+>>> r = extract_paper(["main.tex"], [doc], params)          # doctest: +SKIP
+>>> r.text, r.main_rule                                         # doctest: +SKIP
+('Hi', 'single_candidate')
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from arxiv2lm import pool
+from arxiv2lm.latex import comments, encoding, includes, macros, mainfile, totext
+from arxiv2lm.ledger import Drop
+from arxiv2lm.params import ExtractParams
+
+COMMENTED_EXTS = (".tex", ".ltx", ".latex", ".sty", ".bbl", ".cls")
+_WITHDRAWN = re.compile(r"withdrawn|withdraw this (?:paper|article|manuscript)", re.I)
+WITHDRAWN_MAX_BYTES = 2000  # an arXiv withdrawal notice is a few lines
+_BIBCMD = re.compile(r"\\bibliography\s*\{[^{}]*\}")
+
+
+DOCS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("text", pa.string()),
+        ("main_file", pa.string()),
+        ("main_rule", pa.string()),
+        ("encoding", pa.string()),
+        ("inputs_resolved", pa.int64()),
+        ("inputs_missing", pa.int64()),
+        ("macros_defined", pa.int64()),
+        ("bytes_in", pa.int64()),
+        ("chars_out", pa.int64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    text: str
+    main_file: str
+    main_rule: str
+    encoding: str
+    inputs_resolved: int
+    inputs_missing: int
+    macros_defined: int
+    macro_expansions: int
+    expansions_capped: bool
+    bytes_in: int
+    chars_out: int
+
+    def row(self, paper_id: str, domain: str) -> dict[str, str | int]:
+        """The `data/extract/docs.parquet` row (see DOCS_SCHEMA) of this paper."""
+        fields = DOCS_SCHEMA.names[2:]
+        return {"id": paper_id, "domain": domain} | {f: getattr(self, f) for f in fields}
+
+
+def _is_readme(path: str) -> bool:
+    return posixpath.basename(path).upper().startswith("00README")
+
+
+def _inline_bbl(doc: str, main: str, files: dict[str, str]) -> str:
+    """Replace `\\bibliography{..}` by the main file's .bbl, as BibTeX output would."""
+    bbl = files.get(posixpath.splitext(main)[0] + ".bbl")
+    if bbl is None:
+        return doc
+    return _BIBCMD.sub(lambda _m: bbl, doc, count=1)
+
+
+def extract_paper(
+    paths: list[str], contents: list[bytes], params: ExtractParams
+) -> ExtractResult | Drop:
+    """Text of one paper's LaTeX project, or a Drop (`no_main_tex`, `withdrawn`, `too_large`)."""
+    raw: dict[str, str] = {}
+    encodings: dict[str, str] = {}
+    for path, data in zip(paths, contents, strict=True):
+        raw[path], encodings[path] = encoding.decode(data)
+    bytes_in = sum(len(c) for c in contents)
+    files = {
+        p: comments.strip_comments(t) for p, t in raw.items() if p.lower().endswith(COMMENTED_EXTS)
+    }
+    readmes = {p: t for p, t in raw.items() if _is_readme(p)}
+    found = mainfile.find_main(files, raw, readmes)
+    if isinstance(found, Drop):
+        return found
+    main, rule = found
+    if bytes_in <= WITHDRAWN_MAX_BYTES and _WITHDRAWN.search(files[main]):
+        return Drop("withdrawn", f"{bytes_in} bytes mentioning withdrawal")
+    max_chars = int(params.max_expanded_mb * 1_000_000)
+    try:
+        inc = includes.expand_includes(main, files, params.max_input_depth, max_chars)
+    except includes.TooLarge as exc:
+        return Drop("too_large", str(exc))
+    doc = inc.text
+    if params.keep_bibliography:
+        doc = _inline_bbl(doc, main, files)
+    table = macros.Macros()
+    for path in sorted(files):
+        if path.lower().endswith(".sty"):
+            macros.collect(files[path], table)
+    macros.collect(doc, table)
+    doc = macros.remove_definitions(doc)
+    exp = macros.expand(doc, table, params.max_macro_expansions, max_chars)
+    if len(exp.text) > max_chars:
+        return Drop("too_large", f"macro expansion passed {max_chars} chars")
+    text = totext.to_text(
+        exp.text,
+        keep_title=params.keep_title,
+        keep_abstract=params.keep_abstract,
+        keep_appendix=params.keep_appendix,
+        keep_bibliography=params.keep_bibliography,
+    )
+    if not text.strip():
+        return Drop("empty_text", f"{main} has no text after conversion")
+    return ExtractResult(
+        text=text,
+        main_file=main,
+        main_rule=rule,
+        encoding=encodings[main],
+        inputs_resolved=inc.resolved,
+        inputs_missing=inc.missing,
+        macros_defined=len(table),
+        macro_expansions=exp.expansions,
+        expansions_capped=exp.capped,
+        bytes_in=bytes_in,
+        chars_out=len(text),
+    )
+
+
+def extract_guarded(
+    item: tuple[str, list[str], list[bytes]], params: ExtractParams
+) -> tuple[str, ExtractResult | Drop]:
+    """(id, `extract_paper` result) with the paper's time limit; picklable for a pool."""
+    paper_id, paths, contents = item
+    try:
+        result = pool.call_with_timeout(
+            lambda _: extract_paper(paths, contents, params), None, params.timeout_s
+        )
+    except pool.ItemTimeout:
+        result = Drop("timeout", f"over {params.timeout_s}s")
+    except RecursionError:
+        result = Drop("too_deep", "LaTeX nesting deeper than the Python stack")
+    return paper_id, result

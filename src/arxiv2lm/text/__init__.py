@@ -1,0 +1,1 @@
+"""Text normalization and per-document quality signals (the `normalize` stage's core)."""

@@ -1,0 +1,91 @@
+"""Quality signals of a normalized document, and the threshold check that uses them.
+
+`math_fraction`: chars inside `$..$`/`$$..$$` per char; `command_density`: backslash
+control words left outside math per char; `alpha_ratio`: letters per non-space char;
+`dup_line_fraction`: share of non-empty lines that repeat an earlier line.
+
+>>> s = signals("Hello world $x$")
+>>> s.words, round(s.math_fraction, 2)
+(3, 0.2)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from arxiv2lm.ledger import Drop
+from arxiv2lm.params import NormalizeParams
+from arxiv2lm.text.normalize import normalize_text, text_hash
+
+_MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:\\.|[^$\\])+?\$", re.S)
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Signals:
+    chars: int
+    words: int
+    math_fraction: float
+    command_density: float
+    alpha_ratio: float
+    dup_line_fraction: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def signals(text: str) -> Signals:
+    """Compute the quality signals of `text` (see the module docstring)."""
+    n = len(text)
+    math_chars = 0
+    pieces: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        math_chars += m.end() - m.start()
+        pieces.append(text[pos : m.start()])
+        pos = m.end()
+    pieces.append(text[pos:])
+    prose = " ".join(pieces)
+    commands = len(_COMMAND.findall(prose))
+    nonspace = n - sum(text.count(c) for c in " \n\t")
+    alpha = sum(1 for c in text if c.isalpha())
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    dup = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0
+    return Signals(
+        chars=n,
+        words=len(_WORD.findall(text)),
+        math_fraction=math_chars / n if n else 0.0,
+        command_density=commands / n if n else 0.0,
+        alpha_ratio=alpha / nonspace if nonspace else 0.0,
+        dup_line_fraction=dup,
+    )
+
+
+def check(s: Signals, p: NormalizeParams) -> Drop | None:
+    """The first threshold `s` fails, as a Drop, or None when the document is kept."""
+    if s.chars < p.min_chars or s.words < p.min_words:
+        return Drop("too_short", f"{s.chars} chars, {s.words} words")
+    if s.command_density > p.max_command_density:
+        return Drop("command_heavy", f"command_density {s.command_density:.4f}")
+    if s.alpha_ratio < p.min_alpha_ratio:
+        return Drop("low_alpha", f"alpha_ratio {s.alpha_ratio:.3f}")
+    if s.dup_line_fraction > p.max_dup_line_fraction:
+        return Drop("duplicate_lines", f"dup_line_fraction {s.dup_line_fraction:.3f}")
+    return None
+
+
+@dataclass(frozen=True)
+class NormalizedDoc:
+    id: str
+    text: str
+    signals: Signals
+    digest: str
+
+
+def normalize_doc(item: tuple[str, str]) -> NormalizedDoc:
+    """Normalize one (id, text) pair and measure it; picklable for a process pool."""
+    doc_id, text = item
+    norm = normalize_text(text)
+    return NormalizedDoc(doc_id, norm, signals(norm), text_hash(norm))
