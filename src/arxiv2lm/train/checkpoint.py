@@ -1,0 +1,144 @@
+"""Checkpoint folders: `step_000100/` written whole or not at all, tagged with a run hash.
+
+A checkpoint is written into `partial-step_000100/`, gets `meta.json`, then the `COMPLETE`
+marker last, and is renamed to `step_000100/` with `os.replace`; a folder without the marker
+(a run killed mid-save) is never resumed from.
+
+>>> finalize(tmp, 100, run_hash="ab12", extra={})            # doctest: +SKIP
+PosixPath('.../step_000100')
+>>> latest_complete(tmp)                                      # doctest: +SKIP
+(100, PosixPath('.../step_000100'), {'step': 100, 'run_hash': 'ab12'})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from arxiv2lm.io import read_json, write_json
+
+MARKER = "COMPLETE"
+META = "meta.json"
+STEP_DIR = re.compile(r"^step_(\d{6,})$")
+# Keys that change logging or bookkeeping but not the trained weights: a rerun that only
+# changes these may resume the same run.
+UNHASHED = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints",
+            "activation_checkpointing")
+
+
+def tag(step: int) -> str:
+    return f"step_{step:06d}"
+
+
+def partial_tag(step: int) -> str:
+    return f"partial-{tag(step)}"
+
+
+def run_hash(params: Any, model_config: Any, data_meta: dict[str, Any]) -> str:
+    """sha256 over what determines the training trajectory: params, model, data identity.
+
+    >>> len(run_hash(params, cfg, meta))                      # doctest: +SKIP
+    64
+    """
+    p = {k: v for k, v in dataclasses.asdict(params).items() if k not in UNHASHED}
+    train = data_meta.get("splits", {}).get("train", {})
+    doc = {
+        "params": p,
+        "model": dataclasses.asdict(model_config),
+        "tokenizer_sha256": data_meta.get("tokenizer_sha256"),
+        "train_tokens": train.get("tokens"),
+        "train_docs": train.get("docs"),
+    }
+    blob = json.dumps(doc, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _complete(path: Path) -> dict[str, Any] | None:
+    """The meta of a complete checkpoint folder, or None for a half-written one."""
+    if not (path / MARKER).is_file() or not (path / META).is_file():
+        return None
+    try:
+        return read_json(path / META)
+    except json.JSONDecodeError:
+        return None
+
+
+def list_complete(ckpt_dir: Path) -> list[tuple[int, Path, dict[str, Any]]]:
+    """Complete checkpoints in `ckpt_dir`, oldest first."""
+    out = []
+    if ckpt_dir.is_dir():
+        for child in ckpt_dir.iterdir():
+            m = STEP_DIR.match(child.name)
+            meta = _complete(child) if m and child.is_dir() else None
+            if meta is not None:
+                out.append((int(m.group(1)), child, meta))
+    return sorted(out, key=lambda t: t[0])
+
+
+def latest_complete(
+    ckpt_dir: Path, run_hash: str | None = None
+) -> tuple[int, Path, dict[str, Any]] | None:
+    """The newest complete checkpoint (of run `run_hash` when given), or None."""
+    found = [c for c in list_complete(ckpt_dir) if run_hash is None or c[2]["run_hash"] == run_hash]
+    return found[-1] if found else None
+
+
+def prepare(ckpt_dir: Path, run_hash: str) -> tuple[int, Path, dict[str, Any]] | None:
+    """Clean `ckpt_dir` for run `run_hash` and return the checkpoint to resume from, if any.
+
+    Half-written folders are removed; checkpoints of a different run (other params, model or
+    data) are removed with a printed notice, so the run starts fresh instead of resuming them.
+    """
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    for child in sorted(ckpt_dir.iterdir()):
+        if child.is_dir() and child.name.startswith("partial-"):
+            shutil.rmtree(child)
+        elif child.is_dir() and STEP_DIR.match(child.name):
+            meta = _complete(child)
+            if meta is None:
+                print(f"pretrain: removing half-written checkpoint {child}")
+                shutil.rmtree(child)
+            elif meta.get("run_hash") != run_hash:
+                print(
+                    f"pretrain: removing checkpoint {child} of another run "
+                    f"(run_hash {str(meta.get('run_hash'))[:12]} != {run_hash[:12]}); "
+                    "starting fresh"
+                )
+                shutil.rmtree(child)
+    return latest_complete(ckpt_dir, run_hash)
+
+
+def finalize(
+    ckpt_dir: Path, step: int, run_hash: str, extra: dict[str, Any], keep: int = 0
+) -> Path:
+    """Seal `partial-step_N/` (already holding the engine's files) as `step_N/`; keep the last K."""
+    staging = ckpt_dir / partial_tag(step)
+    final = ckpt_dir / tag(step)
+    if not staging.is_dir():
+        raise FileNotFoundError(f"checkpoint staging folder {staging} is missing")
+    write_json({"step": step, "run_hash": run_hash, **extra}, staging / META)
+    with (staging / MARKER).open("w") as fh:  # the marker is written last, then fsynced
+        fh.write("ok\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    if keep > 0:
+        prune(ckpt_dir, keep)
+    return final
+
+
+def prune(ckpt_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` complete checkpoints; returns what was removed."""
+    done = list_complete(ckpt_dir)
+    removed = [path for _, path, _ in done[:-keep]] if keep > 0 else []
+    for path in removed:
+        shutil.rmtree(path)
+    return removed

@@ -1,0 +1,308 @@
+"""The training loop on DeepSpeed (ZeRO, bf16), with curriculum, checkpoints and DVCLive.
+
+The only module that imports DeepSpeed and DVCLive (lazily, so `DS_ACCELERATOR=cpu` is set
+first on a machine without CUDA). One process or N under torchrun run the same code.
+
+>>> summary = train(params, Path("data/shard"), Path("data/tokenizer"), Path("models/pretrain"),
+...                 Path("models/export"), Path("reports/pretrain"))   # doctest: +SKIP
+>>> summary["val_loss"] < summary["first_train_loss"]                  # doctest: +SKIP
+True
+
+Metrics (DVCLive, step = optimizer steps done): train/loss (mean over the global batch),
+val/loss (fixed windows of the val split at the longest phase seq_len), lr, grad_norm,
+tokens (seen so far, all ranks), tokens_per_s, mfu (6N + 12*L*d*T FLOPs per token against
+989 TFLOP/s per H100 bf16; on CPU against a nominal 160 GFLOP/s per core, indicative only),
+loss_spikes (steps whose loss exceeds 1.5x the median of the previous 50, counted after 10),
+phase (index into params.phases) and mixture/<bucket> (the bucket probabilities in use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from arxiv2lm.io import fresh_dir
+from arxiv2lm.params import PretrainParams
+from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, phase_at
+from arxiv2lm.tokens.shards import file_sha256
+from arxiv2lm.train import checkpoint as ckpt
+from arxiv2lm.train.export import save_export
+from arxiv2lm.train.model import GPT, flops_per_token, resolve_model_config
+from arxiv2lm.train.schedule import lr_at
+
+GPU_PEAK_FLOPS = 989e12  # H100 SXM dense bf16
+CPU_PEAK_FLOPS_PER_CORE = 160e9  # nominal AVX-512: 2 FMA units x 16 fp32 lanes x 2 x 2.5 GHz
+SPIKE_FACTOR, SPIKE_WINDOW, SPIKE_MIN = 1.5, 50, 10
+_OWN_ENV = False  # True once this process set the single-process rendezvous env itself
+
+
+def deepspeed_config(params: PretrainParams, world_size: int, on_gpu: bool) -> dict[str, Any]:
+    """The DeepSpeed JSON, generated from params (the LR is set by our schedule each step).
+
+    >>> deepspeed_config(params, 1, False)["zero_optimization"]["stage"]   # doctest: +SKIP
+    2
+    """
+    if params.zero_stage not in (0, 1, 2):
+        raise ValueError(f"zero_stage {params.zero_stage}: the export supports ZeRO 0, 1 or 2")
+    cfg: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": params.micro_batch,
+        "gradient_accumulation_steps": params.grad_accum,
+        "train_batch_size": params.micro_batch * params.grad_accum * world_size,
+        "gradient_clipping": params.grad_clip,
+        "bf16": {"enabled": params.bf16},
+        "zero_optimization": {
+            "stage": params.zero_stage,
+            "contiguous_gradients": on_gpu,
+            "overlap_comm": on_gpu,  # CUDA streams; nothing to overlap on CPU
+        },
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if on_gpu:
+        cfg["optimizer"] = {
+            "type": "Adam",  # FusedAdam; needs TORCH_CUDA_ARCH_LIST=9.0 on the H100 image
+            "params": {"lr": params.lr, "betas": [0.9, 0.95], "eps": 1e-8,
+                       "weight_decay": params.weight_decay, "adam_w_mode": True},
+        }
+    else:
+        # DeepSpeed's CPU Adam op compiles for minutes; a client torch AdamW needs this flag.
+        cfg["zero_force_ds_cpu_optimizer"] = False
+    return cfg
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Decay matrices only (nanoGPT): norms' gains stay undecayed."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _init_distributed(on_gpu: bool) -> Any:
+    """Import DeepSpeed (CPU accelerator without CUDA) and join or create the process group."""
+    global _OWN_ENV
+    if not on_gpu:
+        os.environ["DS_ACCELERATOR"] = "cpu"
+    if "LOCAL_RANK" not in os.environ or _OWN_ENV:  # no launcher: a group of one
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+                          RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+        _OWN_ENV = True
+    import deepspeed
+
+    if on_gpu:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    else:
+        # DeepSpeed would JIT-compile its shared-memory CPU allreduce op here (~45 s on two
+        # cores, on every fresh machine); gloo's allreduce is plenty for CPU-sized models.
+        from deepspeed.accelerator import get_accelerator
+
+        shm = get_accelerator().create_op_builder("ShareMemCommBuilder")
+        if shm is not None:
+            deepspeed.ops.__compatible_ops__[shm.NAME] = False
+    deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo", verbose=False)
+    return deepspeed
+
+
+@contextlib.contextmanager
+def attention_backend(on_gpu: bool) -> Iterator[None]:
+    """On CPU the math SDPA kernel trains the tiny model ~30% faster than the flash one in bf16."""
+    if on_gpu:
+        yield
+    else:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+
+
+@torch.no_grad()
+def eval_loss(model: GPT, batches: Iterator[Any], device: torch.device) -> float:
+    """Mean next-token loss over the (B, T+1) batches, weighted by tokens."""
+    was_training = model.training
+    model.eval()
+    total, n = 0.0, 0
+    for xy in batches:
+        xy = torch.as_tensor(xy, device=device)
+        total += model(xy[:, :-1], xy[:, 1:]).item() * xy[:, 1:].numel()
+        n += xy[:, 1:].numel()
+    model.train(was_training)
+    return total / max(n, 1)
+
+
+def track_spikes(state: dict[str, Any], loss: float) -> None:
+    """Count `loss` as a spike if it exceeds SPIKE_FACTOR x the median of the recent losses.
+
+    >>> s = {"loss_spikes": 0, "recent": [2.0] * 10}
+    >>> track_spikes(s, 3.5); s["loss_spikes"]
+    1
+    """
+    recent = state["recent"]
+    if len(recent) >= SPIKE_MIN and loss > SPIKE_FACTOR * statistics.median(recent):
+        state["loss_spikes"] += 1
+    state["recent"] = (recent + [loss])[-SPIKE_WINDOW:]
+
+
+def _save_checkpoint(
+    engine: Any, dist: Any, ckpt_dir: Path, step: int, run_hash: str, extra: dict[str, Any],
+    keep: int,
+) -> None:
+    """Every rank writes its shard of `partial-step_N/`; rank 0 then seals it (see checkpoint)."""
+    engine.save_checkpoint(str(ckpt_dir), tag=ckpt.partial_tag(step), save_latest=False)
+    dist.barrier()
+    if dist.get_rank() == 0:
+        ckpt.finalize(ckpt_dir, step, run_hash, extra, keep=keep)
+    dist.barrier()
+
+
+def _grad_norm(engine: Any) -> float:
+    g = engine.get_global_grad_norm()
+    return float(g.item() if torch.is_tensor(g) else g) if g is not None else float("nan")
+
+
+def train(
+    params: PretrainParams, shard_dir: Path, tokenizer_dir: Path, ckpt_dir: Path,
+    export_dir: Path, live_dir: Path, stop_at: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) to `params.max_steps`, checkpoint, export; returns a summary dict.
+
+    `stop_at` ends the run right after the checkpoint at that step, without export: what a
+    killed run leaves behind (tests use it). The summary holds the per-step losses of this
+    process and, under "engine", the DeepSpeed engine (for inspection; drop it when done).
+    """
+    on_gpu = torch.cuda.is_available() and params.gpus > 0
+    tokenizer_model = tokenizer_dir / "tokenizer.model"
+    sha = file_sha256(tokenizer_model)
+    train_set = ShardSet.open(shard_dir, "train", expect_tokenizer_sha256=sha)
+    val_set = ShardSet.open(shard_dir, "val", expect_tokenizer_sha256=sha)
+    cfg = resolve_model_config(params.preset, params.model, train_set.vocab_size)
+    longest = max(ph.seq_len for ph in params.phases)
+    if longest > cfg.seq_len:
+        raise ValueError(f"phase seq_len {longest} exceeds the model's seq_len {cfg.seq_len}")
+    run_hash = ckpt.run_hash(params, cfg, train_set.meta)
+
+    deepspeed = _init_distributed(on_gpu)
+    dist = deepspeed.comm
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(params.seed)
+    model = GPT(cfg, activation_checkpointing=params.activation_checkpointing)
+    groups = _param_groups(model, params.weight_decay)
+    client_opt = None if on_gpu else torch.optim.AdamW(groups, lr=params.lr, betas=(0.9, 0.95))
+    engine, *_ = deepspeed.initialize(
+        model=model, model_parameters=groups, optimizer=client_opt,
+        config=deepspeed_config(params, world, on_gpu),
+    )
+
+    if rank == 0:
+        ckpt.prepare(ckpt_dir, run_hash)
+    dist.barrier()
+    resume = ckpt.latest_complete(ckpt_dir, run_hash)
+    start, state = 0, {"tokens": 0, "loss_spikes": 0, "recent": []}
+    if resume is not None:
+        start, path, meta = resume
+        engine.load_checkpoint(str(ckpt_dir), tag=path.name, load_lr_scheduler_states=False)
+        state = meta["state"]
+        if rank == 0:
+            print(f"pretrain: resuming from {path} (step {start})")
+
+    live = None
+    if rank == 0:
+        from dvclive import Live
+
+        live = Live(str(live_dir), resume=resume is not None, dvcyaml=False,
+                    save_dvc_exp=False, report=None)
+
+    peak = (GPU_PEAK_FLOPS if on_gpu else CPU_PEAK_FLOPS_PER_CORE * torch.get_num_threads())
+    rows = params.micro_batch * params.grad_accum
+    samplers: dict[int, WindowSampler] = {}
+    losses: list[float] = []
+    val_loss, tok_s, mfu = float("nan"), 0.0, 0.0
+    t0, t_window, tokens_window = time.time(), time.time(), 0
+    engine.train()
+    with attention_backend(on_gpu):
+        for step in range(start, params.max_steps):
+            pi, phase = phase_at(step, params.max_steps, params.phases)
+            if pi not in samplers:
+                samplers[pi] = WindowSampler(train_set, phase.seq_len, rows, params.seed,
+                                             rank, world, phase.mixture)
+                if rank == 0:
+                    print(f"pretrain: step {step}: phase {pi} {phase.name!r} seq_len "
+                          f"{phase.seq_len} mixture {samplers[pi].probabilities}")
+            lr = lr_at(step, params.lr, params.min_lr, params.warmup_steps, params.max_steps)
+            for g in engine.optimizer.param_groups:
+                g["lr"] = lr
+            xy = torch.from_numpy(samplers[pi].batch(step)).to(engine.device)
+            loss_sum = torch.zeros((), dtype=torch.float32, device=engine.device)
+            for micro in xy.split(params.micro_batch):
+                loss = engine(micro[:, :-1], micro[:, 1:])
+                engine.backward(loss)
+                engine.step()
+                loss_sum += loss.detach().float()
+            dist.all_reduce(loss_sum)
+            loss_val = loss_sum.item() / (params.grad_accum * world)
+            losses.append(loss_val)
+            track_spikes(state, loss_val)
+            n_tok = rows * world * phase.seq_len
+            state["tokens"] += n_tok
+            tokens_window += n_tok
+            done = step + 1
+            last = done == params.max_steps or done == stop_at
+
+            if rank == 0 and (done % params.eval_every == 0 or last):
+                t_eval = time.time()
+                val_loss = eval_loss(engine.module, iter_eval_windows(
+                    val_set, longest, params.micro_batch, params.eval_batches), engine.device)
+                t_window += time.time() - t_eval  # tokens_per_s counts training time only
+                live.step = done
+                live.log_metric("val/loss", val_loss)
+            if rank == 0 and (done % params.log_every == 0 or last):
+                dt = time.time() - t_window
+                tok_s = tokens_window / max(dt, 1e-9)
+                mfu = tok_s * flops_per_token(cfg, phase.seq_len) / (peak * world)
+                t_window, tokens_window = time.time(), 0
+                live.step = done
+                metrics = {"train/loss": loss_val, "lr": lr, "grad_norm": _grad_norm(engine),
+                           "tokens": state["tokens"], "tokens_per_s": tok_s, "mfu": mfu,
+                           "loss_spikes": state["loss_spikes"], "phase": pi}
+                metrics.update({f"mixture/{b}": q
+                                for b, q in samplers[pi].probabilities.items()})
+                for k, v in metrics.items():
+                    live.log_metric(k, v)
+                live.make_summary()
+                print(f"pretrain: step {done}/{params.max_steps} loss {loss_val:.4f} "
+                      f"val {val_loss:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s mfu {mfu:.2%}")
+            if done % params.checkpoint_every == 0 or last:
+                _save_checkpoint(engine, dist, ckpt_dir, done, run_hash,
+                                 {"state": state, "world_size": world}, params.keep_checkpoints)
+            if done == stop_at:
+                break
+
+    steps_done = start + len(losses)
+    if rank == 0 and steps_done == params.max_steps:
+        if val_loss != val_loss:  # resumed at the end: nothing trained, still report val loss
+            val_loss = eval_loss(engine.module, iter_eval_windows(
+                val_set, longest, params.micro_batch, params.eval_batches), engine.device)
+        save_export(engine.module, fresh_dir(export_dir), tokenizer_model, {
+            "vocab_size": train_set.vocab_size, "eos_id": train_set.eos_id,
+            "bos_id": train_set.bos_id, "tokenizer_sha256": sha, "steps": steps_done,
+            "train_tokens": state["tokens"], "run_hash": run_hash, "val_loss": val_loss,
+        })
+    if live is not None:
+        live.end()
+    return {
+        "rank": rank, "world_size": world, "resumed_from": start, "steps": steps_done,
+        "tokens": state["tokens"], "losses": losses, "val_loss": val_loss,
+        "tokens_per_s": tok_s, "mfu": mfu, "loss_spikes": state["loss_spikes"],
+        "wall_s": time.time() - t0, "n_params": model.num_params(), "engine": engine,
+    }
