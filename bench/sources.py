@@ -116,7 +116,10 @@ def run_validate(workers: int, cache: str, n_chunks: int) -> tuple[float, float,
     subprocess.run(cmd, cwd=WORK, check=True, capture_output=True)
     secs = time.perf_counter() - t0
     peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return secs, peak, json.loads((WORK / "out" / "stats.json").read_text())
+    stats = json.loads((WORK / "out" / "stats.json").read_text())
+    if cache:
+        stats |= json.loads((WORK / cache / "validate" / "last_run.json").read_text())
+    return secs, peak, stats
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ bytes and tokens kept, tokens per split). Params: the `shard:` section of params
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from arxiv2lm.io import fresh_dir, iter_parquet
+from arxiv2lm.io import atomic_dir, iter_parquet
 from arxiv2lm.ledger import Ledger
-from arxiv2lm.params import load_params, resolve_workers
+from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.tokens.shards import build_shards
 
 COLUMNS = ["id", "domain", "text", "math_fraction", "bytes"]
@@ -27,20 +28,34 @@ def main() -> None:
     ap.add_argument("tokenizer_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
     args = ap.parse_args()
-    p = load_params("shard")
+    try:
+        p = load_params("shard")
+    except ParamsError as err:
+        sys.exit(f"shard: {err}")
     model = args.tokenizer_dir / "tokenizer.model"
-    if not model.exists():
-        raise SystemExit(f"{model} does not exist (did the tokenizer stage run?)")
-    rows = iter_parquet(args.normalize_dir / "docs.parquet", COLUMNS)
-    out = fresh_dir(args.out_dir)
+    docs = args.normalize_dir / "docs.parquet"
+    for need in (model, docs):
+        if not need.exists():
+            sys.exit(f"shard: {need} does not exist (run the previous stages first)")
     ledger = Ledger("shard")
-    meta = build_shards(
-        rows, model, out, p.val_fraction, p.split_salt, resolve_workers(p.workers), ledger
-    )
-    splits = {
-        name: {k: s[k] for k in ("tokens", "docs", "bytes")} for name, s in meta["splits"].items()
-    }
-    ledger.write(out, extra={"splits": splits, "dtype": meta["dtype"]})
+    try:
+        with atomic_dir(args.out_dir) as out:
+            meta = build_shards(
+                iter_parquet(docs, COLUMNS),
+                model,
+                out,
+                p.val_fraction,
+                p.split_salt,
+                resolve_workers(p.workers),
+                ledger,
+            )
+            splits = {
+                name: {k: s[k] for k in ("tokens", "docs", "bytes")}
+                for name, s in meta["splits"].items()
+            }
+            ledger.write(out, extra={"splits": splits, "dtype": meta["dtype"]})
+    except ValueError as err:  # a vocab that does not fit the shard dtype, an empty split
+        sys.exit(f"shard: {err}")
     print(
         "shard: "
         + ", ".join(f"{n} {s['tokens']:,} tokens / {s['docs']} docs" for n, s in splits.items())

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 import sentencepiece as spm
 
-from arxiv2lm.io import fresh_dir, iter_parquet, write_json
-from arxiv2lm.params import load_params
+from arxiv2lm.io import atomic_dir, iter_parquet, write_json
+from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.tokens import metrics
 from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
 
@@ -29,8 +30,13 @@ def main() -> None:
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("metrics_json", type=Path)
     args = ap.parse_args()
-    p = load_params("tokenizer")
+    try:
+        p = load_params("tokenizer")
+    except ParamsError as err:
+        sys.exit(f"tokenizer: {err}")
     docs = args.normalize_dir / "docs.parquet"
+    if not docs.exists():
+        sys.exit(f"tokenizer: {docs} not found (run the normalize stage first)")
 
     ids = ((r["id"], r["bytes"]) for r in iter_parquet(docs, ["id", "bytes"]))
     train_ids, held_ids = plan_sample(ids, p, MAX_EVAL_BYTES)
@@ -43,22 +49,29 @@ def main() -> None:
     sample = [texts[i][1] for i in train_ids]
     heldout = [texts[i] for i in held_ids]
 
-    out = fresh_dir(args.out_dir)
-    stats = train_tokenizer(sample, p, out)
-    baseline = train_baseline(sample, p)
-    ours = metrics.evaluate(
-        spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
-        heldout, stats["top50_commands"],
-    )
-    base = metrics.evaluate(
-        spm.SentencePieceProcessor(model_proto=baseline), heldout, stats["top50_commands"]
-    )
-    stats.update(params=dataclasses.asdict(p), heldout=ours, baseline=base)
-    write_json(stats, out / "stats.json")
+    try:
+        with atomic_dir(args.out_dir) as out:
+            stats = train_tokenizer(sample, p, out)
+            baseline = train_baseline(sample, p)
+            ours = metrics.evaluate(
+                spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
+                heldout,
+                stats["top50_commands"],
+            )
+            base = metrics.evaluate(
+                spm.SentencePieceProcessor(model_proto=baseline),
+                heldout,
+                stats["top50_commands"],
+            )
+            train_s = stats.pop("train_s")  # timings stay out of outputs: same inputs, same hash
+            stats.update(params=dataclasses.asdict(p), heldout=ours, baseline=base)
+            write_json(stats, out / "stats.json")
+    except ValueError as err:
+        sys.exit(f"tokenizer: {err}")
     write_json(metrics.report_metrics(ours, base), args.metrics_json)
     print(
         f"tokenizer: {p.model_type} vocab {p.vocab_size} on {stats['sample_bytes']} bytes "
-        f"in {stats['train_s']:.1f}s; held-out tokens/char {ours['tokens_per_char']} "
+        f"in {train_s:.1f}s; held-out tokens/char {ours['tokens_per_char']} "
         f"(baseline {base['tokens_per_char']}), round trip {ours['roundtrip_rate']}"
     )
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arxiv2lm.io import atomic_dir, iter_parquet
+from arxiv2lm.io import atomic_dir, iter_parquet, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.sources.chunks import ChecksumError
 from arxiv2lm.sources.manifest import MANIFEST
@@ -42,16 +42,18 @@ def main(argv: list[str] | None = None) -> None:
     cache = WorkCache(Path(args.work_cache) / "validate" if args.work_cache else None)
     try:
         with atomic_dir(args.out_dir) as out:
-            ledger, extra = validate_corpus(args.ingest_dir, wanted, params, out, cache)
+            ledger, extra, run = validate_corpus(args.ingest_dir, wanted, params, out, cache)
             summary = ledger.write(out, extra=extra)
             if summary["kept"]["papers"] == 0:
                 sys.exit(f"validate: no paper has usable TeX sources ({summary['dropped']})")
     except (ChecksumError, FileNotFoundError, ValueError) as err:
         sys.exit(f"validate: {err}")
+    if cache.root is not None:  # what this run did: not an output (it depends on the cache)
+        write_json(run, cache.root / "last_run.json")
     print(
         f"validate: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
-        f"from {extra['chunks']} chunks ({extra['units_computed']} computed, "
-        f"{extra['units_reused']} reused)"
+        f"from {extra['chunks']} chunks ({run['units_computed']} computed, "
+        f"{run['units_reused']} reused, {run['bytes_read']:,} member bytes read)"
     )
 
 

@@ -5,8 +5,8 @@ chunk's month, the validate params and the code of the cores; adding a month's c
 one unit, and changing the filter for one month recomputes only that month's chunks.
 Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manifest order.
 
->>> ledger, extra = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
->>> extra["units_computed"], extra["units_reused"]                      # doctest: +SKIP
+>>> ledger, extra, run = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
+>>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
 (1, 5)
 """
 
@@ -65,7 +65,9 @@ def iter_sources(validate_dir: str | Path, columns: list[str] | None = None) -> 
 
 def validate_corpus(
     ingest: Path, wanted: dict[str, str], params: ValidateParams, out: Path, cache: WorkCache
-) -> tuple[Ledger, dict[str, Any]]:
+) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
+    """Returns the ledger, corpus facts for stats.json, and what this run did (units
+    computed/reused, bytes read), which depends on the cache and so stays out of outputs."""
     entries = manifest.read_manifest(ingest / manifest.MANIFEST)
     missing = [e.filename for e in entries if not (ingest / e.filename).exists()]
     if missing:
@@ -117,13 +119,15 @@ def validate_corpus(
     extra = {
         "duplicate_members": duplicates,
         "chunks": len(jobs),
-        "units_computed": len(computed),
-        "units_reused": len(jobs) - len(computed),
         "members_not_selected": sum(r.not_selected for r in results),
         "bad_member_names": sum(r.bad_member_names for r in results),
+    }
+    run = {
+        "units_computed": len(computed),
+        "units_reused": len(jobs) - len(computed),
         "bytes_read": sum(r.bytes_read for r in results if r.job.part in computed),
     }
-    return ledger, extra
+    return ledger, extra, run
 
 
 def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger, int]:
