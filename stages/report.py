@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arxiv2lm.io import read_json, write_json
+from arxiv2lm.io import read_json, write_csv, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.reports.curves import plot_loss, read_series
 from arxiv2lm.reports.funnel import (
@@ -21,7 +21,6 @@ from arxiv2lm.reports.funnel import (
     drop_rows,
     funnel_rows,
     plot_funnel,
-    write_csv,
 )
 
 

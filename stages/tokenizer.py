@@ -1,6 +1,7 @@
 """DVC stage `tokenizer`: train the SentencePiece model and compare it with a plain one.
 
-    python stages/tokenizer.py data/normalize data/tokenizer reports/tokenizer.json
+    python stages/tokenizer.py data/normalize data/tokenizer reports/tokenizer.json \\
+        reports/tokenizer.csv
 
 Reads data/normalize/docs.parquet (twice, streaming: ids and sizes, then the chosen texts),
 writes data/tokenizer/{tokenizer.model, tokenizer.vocab, stats.json} and the small metrics
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from arxiv2lm.io import atomic_dir, iter_parquet, write_json
+from arxiv2lm.io import atomic_dir, iter_parquet, write_csv, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.tokens import metrics
 from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
@@ -29,6 +30,7 @@ def main() -> None:
     ap.add_argument("normalize_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("metrics_json", type=Path)
+    ap.add_argument("plot_csv", type=Path, help="tokens per char/word, ours vs the baseline")
     args = ap.parse_args()
     try:
         p = load_params("tokenizer")
@@ -69,6 +71,7 @@ def main() -> None:
     except ValueError as err:
         sys.exit(f"tokenizer: {err}")
     write_json(metrics.report_metrics(ours, base), args.metrics_json)
+    write_csv(metrics.comparison_rows(ours, base), metrics.COMPARE_FIELDS, args.plot_csv)
     print(
         f"tokenizer: {p.model_type} vocab {p.vocab_size} on {stats['sample_bytes']} bytes "
         f"in {train_s:.1f}s; held-out tokens/char {ours['tokens_per_char']} "

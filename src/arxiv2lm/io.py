@@ -10,6 +10,7 @@ place with `os.replace`, so DVC never caches a half-written file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -77,6 +78,14 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_csv(rows: list[dict[str, Any]], fields: list[str], path: str | os.PathLike[str]) -> None:
+    """A small CSV (DVC plot data), atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike[str]) -> None:

@@ -89,6 +89,9 @@ class NormalizeParams:
     max_command_density: float
     min_alpha_ratio: float
     max_dup_line_fraction: float
+    near_dup_threshold: float  # MinHash-estimated Jaccard of word shingles; 1.0 = off
+    minhash_perm: int
+    shingle_words: int
     workers: int
 
 
@@ -151,6 +154,7 @@ class PretrainParams:
     zero_stage: int
     bf16: bool
     activation_checkpointing: bool
+    compile: bool  # torch.compile the model (GPU; minutes of warm-up, worth it at scale)
     log_every: int
     eval_every: int
     eval_batches: int

@@ -18,11 +18,14 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from arxiv2lm.io import atomic_path
+from arxiv2lm.io import atomic_path, iter_parquet
+
+PARTS = "parts"  # per-chunk outputs live in <stage dir>/parts/<chunk>.parquet
 
 
 def code_digest(*modules: ModuleType) -> str:
@@ -31,6 +34,15 @@ def code_digest(*modules: ModuleType) -> str:
     for mod in sorted(modules, key=lambda m: m.__name__):
         h.update(mod.__name__.encode())
         h.update(Path(mod.__file__ or "").read_bytes())
+    return h.hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file, read in 1 MiB blocks: the input digest of a unit made from a part."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
     return h.hexdigest()
 
 
@@ -78,3 +90,27 @@ class WorkCache:
             (tmp / "COMPLETE").write_text("")
             if self._dir(key).exists():  # another run finished it first
                 shutil.rmtree(self._dir(key))
+
+
+def chunk_order(stem: str) -> tuple[str, str]:
+    """Sort key of `arXiv_src_YYMM_NNN` in time order across 1999/2000.
+
+    >>> sorted(["arXiv_src_2301_001", "arXiv_src_9901_001"], key=chunk_order)
+    ['arXiv_src_9901_001', 'arXiv_src_2301_001']
+    """
+    parts = stem.split("_")
+    yymm, seq = (parts[2], parts[3]) if len(parts) >= 4 else ("", stem)
+    return (("19" if yymm >= "91" else "20") + yymm, seq)
+
+
+def part_files(stage_dir: str | os.PathLike[str]) -> list[Path]:
+    """A stage's per-chunk parts, `<dir>/parts/<chunk>.parquet`, in chunk (time) order."""
+    return sorted((Path(stage_dir) / PARTS).glob("*.parquet"), key=lambda p: chunk_order(p.stem))
+
+
+def iter_parts(
+    stage_dir: str | os.PathLike[str], columns: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The rows of every part in chunk order, a bounded batch at a time."""
+    for part in part_files(stage_dir):
+        yield from iter_parquet(part, columns, batch_rows=64)

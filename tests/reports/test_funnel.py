@@ -2,13 +2,13 @@ import csv
 
 import pytest
 
+from arxiv2lm.io import write_csv
 from arxiv2lm.reports.curves import plot_loss, read_series
 from arxiv2lm.reports.funnel import (
     FUNNEL_FIELDS,
     drop_rows,
     funnel_rows,
     plot_funnel,
-    write_csv,
 )
 
 STATS = [

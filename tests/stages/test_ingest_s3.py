@@ -10,7 +10,7 @@ import yaml
 
 from arxiv2lm.sources.manifest import MANIFEST, SNAPSHOT, read_manifest
 from arxiv2lm.sources.sample import generate_sample
-from arxiv2lm.sources.validate import iter_sources
+from arxiv2lm.workcache import iter_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_s3_ingest_feeds_the_pipeline(bucket, tmp_path, capsys) -> None:
     assert f"{len(got)} already present" in capsys.readouterr().out
     _stage("filter").main(["data/ingest", "data/filter"])
     _stage("validate").main(["data/ingest", "data/filter", "data/validate"])
-    yymms = [r["yymm"] for r in iter_sources(tmp_path / "data/validate", ["yymm"])]
+    yymms = [r["yymm"] for r in iter_parts(tmp_path / "data/validate", ["yymm"])]
     assert set(yymms) <= set(months[:2])
     assert len(yymms) > 10
 

@@ -12,7 +12,7 @@ import pytest
 
 from arxiv2lm.io import read_json
 from arxiv2lm.sources.manifest import ChunkEntry, md5_file, read_manifest, write_manifest
-from arxiv2lm.sources.validate import iter_sources
+from arxiv2lm.workcache import iter_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
@@ -89,7 +89,7 @@ def project(tmp_path, monkeypatch) -> Path:
 
 def test_validate_classifies_and_accounts_for_every_paper(project: Path) -> None:
     _load_stage().main(["ingest", "filter", "out"])
-    rows = list(iter_sources(project / "out"))
+    rows = list(iter_parts(project / "out"))
     assert [(r["id"], r["kind"], r["yymm"]) for r in rows] == [
         ("hep-th/9901001", "tex_single", "9901"),
         ("2301.00001", "tex_single", "2301"),
@@ -159,7 +159,7 @@ def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
     assert (
         read_json(project / "out" / "stats.json")["kept"]["papers"] == first["kept"]["papers"] + 1
     )
-    assert [r["id"] for r in iter_sources(project / "out")][-1] == "2302.00001"
+    assert [r["id"] for r in iter_parts(project / "out")][-1] == "2302.00001"
     # a params change recomputes everything that depends on it
     params = (project / "params.yaml").read_text().replace("max_ratio: 200", "max_ratio: 150")
     (project / "params.yaml").write_text(params)

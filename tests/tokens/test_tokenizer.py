@@ -68,8 +68,11 @@ def test_mining_order_is_count_then_name() -> None:
 
 @pytest.mark.parametrize(
     ("text", "symbol"),
-    [(r"\begin{align*}", r"\begin{align*}"), (r"\end{align*}", r"\end{align*}"),
-     (r"\mathbb{R}", r"\mathbb")],
+    [
+        (r"\begin{align*}", r"\begin{align*}"),
+        (r"\end{align*}", r"\end{align*}"),
+        (r"\mathbb{R}", r"\mathbb"),
+    ],
 )
 def test_each_symbol_alternative(text: str, symbol: str) -> None:
     assert mine_latex_symbols([text], 5) == [symbol]
@@ -93,8 +96,9 @@ def test_vocab_too_large_is_refused(tmp_path: Path) -> None:
 
 
 def test_user_symbols_must_fit(tmp_path: Path) -> None:
-    params = make_params(latex_symbols="list", symbol_list=[f"\\c{i}" for i in range(20)],
-                         vocab_size=16)
+    params = make_params(
+        latex_symbols="list", symbol_list=[f"\\c{i}" for i in range(20)], vocab_size=16
+    )
     with pytest.raises(ValueError, match="vocab_size 16"):
         train_tokenizer(corpus_docs(), params, tmp_path)
 
@@ -129,8 +133,7 @@ def test_sample_is_bounded_by_sample_mb() -> None:
 
 @pytest.mark.parametrize(
     ("text", "segments"),
-    [("a $$x+y$$ b", ["$$x+y$$"]), ("a $x$ and $y$", ["$x$", "$y$"]),
-     (r"costs \$5 and \$6", [])],
+    [("a $$x+y$$ b", ["$$x+y$$"]), ("a $x$ and $y$", ["$x$", "$y$"]), (r"costs \$5 and \$6", [])],
 )
 def test_math_segment_alternatives(text: str, segments: list[str]) -> None:
     assert metrics.math_segments(text) == segments
@@ -153,3 +156,25 @@ def test_newlines_survive_without_byte_fallback(tmp_path: Path) -> None:
     sp = processor(tmp_path)
     text = "proof of\n\n  the lemma\tholds\n"
     assert sp.decode(sp.encode(text)) == text
+
+
+def test_comparison_rows_put_ours_beside_the_baseline() -> None:
+    from arxiv2lm.tokens.metrics import comparison_rows
+
+    ours = {
+        "tokens_per_char": 0.25,
+        "tokens_per_word": 1.7,
+        "domains": {"math": {"tokens_per_char": 0.3, "tokens_per_word": 2.0}},
+    }
+    base = {
+        "tokens_per_char": 0.34,
+        "tokens_per_word": 2.2,
+        "domains": {"math": {"tokens_per_char": 0.4, "tokens_per_word": 2.5}},
+    }
+    rows = comparison_rows(ours, base)
+    assert [(r["series"], r["tokens_per_char"]) for r in rows] == [
+        ("all · project", 0.25),
+        ("all · baseline", 0.34),
+        ("math · project", 0.3),
+        ("math · baseline", 0.4),
+    ]

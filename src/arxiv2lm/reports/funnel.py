@@ -11,7 +11,6 @@ Built from the `stats.json` that every data stage writes through its Ledger.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +67,18 @@ def drop_rows(stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_csv(rows: list[dict[str, Any]], fields: list[str], path: str | Path) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def plot_funnel(
     funnel: list[dict[str, Any]], drops: list[dict[str, Any]], path: str | Path, dpi: int
 ) -> None:
     """Left: papers kept after each stage. Right: papers dropped per stage and reason."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=dpi)
-    stages = [r["stage"] for r in funnel]
-    ax1.barh(stages[::-1], [r["papers_kept"] for r in funnel][::-1], color="#3b7dd8")
-    for i, r in enumerate(funnel[::-1]):
-        ax1.text(r["papers_kept"], i, f" {r['papers_kept']} ({r['yield']:.0%})", va="center")
-    ax1.set_xlabel("papers kept after the stage")
+    labels = ["papers in", *(r["stage"] for r in funnel)]
+    kept = [funnel[0]["papers_in"], *(r["papers_kept"] for r in funnel)] if funnel else [0]
+    share = [k / kept[0] if kept[0] else 0.0 for k in kept]
+    ax1.barh(labels[::-1], kept[::-1], color=["#3b7dd8"] * len(funnel) + ["#999999"])
+    for i, (k, q) in enumerate(zip(kept[::-1], share[::-1], strict=True)):
+        ax1.text(k, i, f" {k} ({q:.0%})", va="center")
+    ax1.set_xlabel("papers kept after each stage (share of the input)")
     ax1.set_title("Yield funnel")
     ax1.margins(x=0.25)
     labels = [f"{d['stage']}: {d['reason']}" for d in drops]

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,13 @@ from arxiv2lm.params import ValidateParams, resolve_workers
 from arxiv2lm.sources import archives, chunks, manifest
 from arxiv2lm.sources.archives import Caps
 from arxiv2lm.sources.chunks import SOURCES_SCHEMA, ChunkJob, ChunkResult, chunk_stem
-from arxiv2lm.workcache import WorkCache, code_digest, link_or_copy_file, unit_key
-
-PARTS = "parts"
+from arxiv2lm.workcache import (
+    PARTS,
+    WorkCache,
+    code_digest,
+    link_or_copy_file,
+    unit_key,
+)
 
 
 def yymm_of(arxiv_id: str) -> str:
@@ -47,20 +50,6 @@ def _run_job(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
     res = chunks.validate_chunk(job, wanted, caps)
     write_json(res.to_json(), Path(job.part).with_suffix(".json"))
     return res
-
-
-def chunk_order(stem: str) -> tuple[str, str]:
-    """Sort key of `arXiv_src_YYMM_NNN` in time order across 1999/2000."""
-    parts = stem.split("_")
-    yymm, seq = (parts[2], parts[3]) if len(parts) >= 4 else ("", stem)
-    return (("19" if yymm >= "91" else "20") + yymm, seq)
-
-
-def iter_sources(validate_dir: str | Path, columns: list[str] | None = None) -> Iterator[dict]:
-    """The validated papers, part by part in chunk (time) order, bounded memory."""
-    parts = (Path(validate_dir) / PARTS).glob("*.parquet")
-    for part in sorted(parts, key=lambda p: chunk_order(p.stem)):
-        yield from iter_parquet(part, columns, batch_rows=64)
 
 
 def validate_corpus(

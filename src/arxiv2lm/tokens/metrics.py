@@ -101,3 +101,29 @@ def report_metrics(ours: dict[str, Any], baseline: dict[str, Any] | None) -> dic
     if baseline is not None:
         out.update({f"baseline_{k}": baseline[k] for k in REPORT_KEYS})
     return out
+
+
+COMPARE_FIELDS = ["series", "tokens_per_char", "tokens_per_word"]
+
+
+def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Plot rows, overall and per domain, ours beside the baseline ("math · baseline").
+
+    >>> a = {"tokens_per_char": 0.25, "tokens_per_word": 1.7, "domains": {}}
+    >>> [r["series"] for r in comparison_rows(a, a)]
+    ['all · project', 'all · baseline']
+    """
+    rows = []
+    for domain in ["all", *sorted(ours["domains"])]:
+        for name, res in (("project", ours), ("baseline", baseline)):
+            src = res if domain == "all" else res["domains"].get(domain)
+            if src is None:
+                continue
+            rows.append(
+                {
+                    "series": f"{domain} · {name}",
+                    "tokens_per_char": src["tokens_per_char"],
+                    "tokens_per_word": src["tokens_per_word"],
+                }
+            )
+    return rows
