@@ -33,13 +33,61 @@ from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokeniz
 
 BIG_MODEL_TOKENS_PER_S = 50_000  # 1.36B preset, one H100, bf16 (6 * N * tokens/s ~ 400 TFLOPs)
 WORDS = [
-    "we", "show", "that", "the", "energy", "of", "a", "field", "is", "bounded", "by", "its",
-    "norm", "and", "proof", "follows", "from", "lemma", "theorem", "equation", "where", "for",
-    "all", "which", "implies", "holds", "under", "this", "assumption", "results", "model",
-    "data", "network", "training", "loss", "gradient", "particle", "spin", "mass", "density",
+    "we",
+    "show",
+    "that",
+    "the",
+    "energy",
+    "of",
+    "a",
+    "field",
+    "is",
+    "bounded",
+    "by",
+    "its",
+    "norm",
+    "and",
+    "proof",
+    "follows",
+    "from",
+    "lemma",
+    "theorem",
+    "equation",
+    "where",
+    "for",
+    "all",
+    "which",
+    "implies",
+    "holds",
+    "under",
+    "this",
+    "assumption",
+    "results",
+    "model",
+    "data",
+    "network",
+    "training",
+    "loss",
+    "gradient",
+    "particle",
+    "spin",
+    "mass",
+    "density",
 ]
-COMMANDS = [r"\frac{a}{b}", r"\alpha", r"\beta", r"\sum_{i=1}^{n}", r"\int_0^1", r"\mathbb{R}",
-            r"\partial", r"\nabla", r"\leq", r"\mathcal{O}(n)", r"\sqrt{2}", r"\infty"]
+COMMANDS = [
+    r"\frac{a}{b}",
+    r"\alpha",
+    r"\beta",
+    r"\sum_{i=1}^{n}",
+    r"\int_0^1",
+    r"\mathbb{R}",
+    r"\partial",
+    r"\nabla",
+    r"\leq",
+    r"\mathcal{O}(n)",
+    r"\sqrt{2}",
+    r"\infty",
+]
 DOMAINS = ("math", "cs", "physics")
 
 
@@ -86,8 +134,15 @@ def corpus(normalize: Path | None, tex_dir: Path | None, mb: float) -> pd.DataFr
         text = texts.pop(0) if texts else synthetic_text(rng, rng.randint(20, 60))
         i = len(rows)
         math = sum(map(len, metrics.math_segments(text))) / max(len(text), 1)
-        rows.append({"id": f"{2301 + i % 12}.{i:05d}", "domain": DOMAINS[i % 3], "text": text,
-                     "math_fraction": math, "bytes": len(text.encode())})
+        rows.append(
+            {
+                "id": f"{2301 + i % 12}.{i:05d}",
+                "domain": DOMAINS[i % 3],
+                "text": text,
+                "math_fraction": math,
+                "bytes": len(text.encode()),
+            }
+        )
         used += rows[-1]["bytes"]
     return pd.DataFrame(rows)
 
@@ -108,8 +163,9 @@ def main() -> None:
     ap.add_argument("--tiny-tokens-per-s", type=float, default=None)
     args = ap.parse_args()
     docs = corpus(args.normalize, args.tex_dir, args.mb)
-    p = TokenizerParams("bpe", args.vocab_size, "mined", [], 160, True, True, 0.9999,
-                        "identity", args.mb, 0.05, 7)
+    p = TokenizerParams(
+        "bpe", args.vocab_size, "mined", [], 160, True, True, 0.9999, "identity", args.mb, 0.05, 7
+    )
     print(f"corpus: {len(docs)} docs, {docs['bytes'].sum() / 2**20:.2f} MB")
     work = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
     train_ids, held_ids = plan_sample(zip(docs["id"], docs["bytes"], strict=True), p, 8 * 2**20)
@@ -121,12 +177,15 @@ def main() -> None:
     t0 = time.perf_counter()
     base = train_baseline(sample, p)
     base_s = time.perf_counter() - t0
-    print(f"train: project {stats['train_s']:.2f}s, baseline {base_s:.2f}s "
-          f"on {stats['sample_bytes'] / 2**20:.2f} MB (num_threads=1)")
+    print(
+        f"train: project {stats['train_s']:.2f}s, baseline {base_s:.2f}s "
+        f"on {stats['sample_bytes'] / 2**20:.2f} MB (num_threads=1)"
+    )
     sp = spm.SentencePieceProcessor(model_file=str(work / "tok/tokenizer.model"))
     ours = metrics.evaluate(sp, held, stats["top50_commands"])
-    theirs = metrics.evaluate(spm.SentencePieceProcessor(model_proto=base), held,
-                              stats["top50_commands"])
+    theirs = metrics.evaluate(
+        spm.SentencePieceProcessor(model_proto=base), held, stats["top50_commands"]
+    )
     print(f"held-out ({ours['docs']} docs)   project   baseline")
     for k in metrics.REPORT_KEYS:
         print(f"  {k:28s} {ours[k]:9.4f} {theirs[k]:9.4f}")
@@ -142,14 +201,18 @@ def main() -> None:
         t0, c0 = time.perf_counter(), cpu_s()
         n = sum(len(ids) for _, ids in encode_texts(iter(rows * reps), model, workers))
         dt, cpu = time.perf_counter() - t0, cpu_s() - c0
-        print(f"encode, {workers} worker(s), {enc_mb:.0f} MB: {enc_mb / dt:.2f} MB/s wall, "
-              f"{enc_mb / cpu:.2f} MB/s per core (CPU time), {n / dt:,.0f} tokens/s; "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"encode, {workers} worker(s), {enc_mb:.0f} MB: {enc_mb / dt:.2f} MB/s wall, "
+            f"{enc_mb / cpu:.2f} MB/s per core (CPU time), {n / dt:,.0f} tokens/s; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
     t0 = time.perf_counter()
     meta = build_shards(iter(rows), model, work / "shard", 0.08, "bench", workers=2)
     dt = time.perf_counter() - t0
-    print(f"build_shards, 2 workers, {docs['bytes'].sum() / 2**20:.1f} MB: {dt:.2f} s "
-          "(pool start included)")
+    print(
+        f"build_shards, 2 workers, {docs['bytes'].sum() / 2**20:.1f} MB: {dt:.2f} s "
+        "(pool start included)"
+    )
     train = ShardSet.open(work / "shard", "train", meta["tokenizer_sha256"])
     tiny = args.tiny_tokens_per_s
     tiny_json = Path("reports/pretrain/metrics.json")

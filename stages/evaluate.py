@@ -39,17 +39,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"evaluate: {err}")
     tracker = MathTracker.from_model_file(args.export_dir / "tokenizer.model", val.eos_id)
     try:
-        metrics = evaluate(model, val, tracker, params.seq_len, params.batch_size,
-                           params.batches)
+        metrics = evaluate(model, val, tracker, params.seq_len, params.batch_size, params.batches)
     except ValueError as err:
         sys.exit(f"evaluate: {err}")
     metrics["model"] = {
-        "params": model.num_params(), "steps": config.get("steps"),
-        "train_tokens": config.get("train_tokens"), "seq_len": params.seq_len,
+        "params": model.num_params(),
+        "steps": config.get("steps"),
+        "train_tokens": config.get("train_tokens"),
+        "seq_len": params.seq_len,
     }
     write_json(metrics, args.out_json)
-    print(f"evaluate: val loss {metrics['loss']:.4f}, ppl {metrics['perplexity']:.1f}, "
-          f"{metrics['bits_per_byte']:.3f} bits/byte, accuracy {metrics['accuracy']:.3f}")
+    print(
+        f"evaluate: val loss {metrics['loss']:.4f}, ppl {metrics['perplexity']:.1f}, "
+        f"{metrics['bits_per_byte']:.3f} bits/byte, accuracy {metrics['accuracy']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,91 +1,59 @@
-"""Stage `normalize`: NFC, whitespace, math delimiters, quality signals, exact de-dup.
+"""Stage `normalize`: NFC, whitespace, math delimiters, quality signals, exact and near de-dup.
 
-    python stages/normalize.py data/extract data/normalize
+    python stages/normalize.py data/extract data/normalize [--work-cache DIR]
 
-Reads `<in>/docs.parquet`, writes `<out>/docs.parquet`, `rejected.parquet`, `stats.json`.
+Reads extract's per-chunk parts `<in>/parts/*.parquet`; writes `<out>/docs.parquet` (kept
+papers in chunk order), `rejected.parquet` and `stats.json`; the folder is replaced whole.
+Chunks whose unit (normalized text, signals, MinHash) is in the work cache (same part,
+MinHash params and code) are not normalized again; thresholds only rerun the global pass.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import deque
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 
-import pyarrow as pa
-
-from arxiv2lm.io import ParquetBatchWriter, atomic_dir, iter_parquet
-from arxiv2lm.ledger import Ledger
+from arxiv2lm.io import atomic_dir, write_json
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
-from arxiv2lm.pool import map_ordered
-from arxiv2lm.text.quality import check, normalize_doc
-
-DOCS_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("domain", pa.string()),
-        ("text", pa.string()),
-        ("chars", pa.int64()),
-        ("words", pa.int64()),
-        ("math_fraction", pa.float64()),
-        ("command_density", pa.float64()),
-        ("alpha_ratio", pa.float64()),
-        ("dup_line_fraction", pa.float64()),
-        ("bytes", pa.int64()),
-    ]
-)
+from arxiv2lm.text.corpus import normalize_corpus
+from arxiv2lm.workcache import WorkCache
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("in_dir", type=Path, help="extract output folder (docs.parquet)")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("in_dir", type=Path, help="extract output folder (parts/*.parquet)")
     ap.add_argument("out_dir", type=Path, help="normalize output folder")
+    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
     args = ap.parse_args(argv)
-    src = args.in_dir / "docs.parquet"
-    if not src.exists():
-        raise SystemExit(f"normalize: {src} does not exist (run the extract stage first)")
+    if not (args.in_dir / "parts").is_dir():
+        sys.exit(f"normalize: {args.in_dir}/parts does not exist (run the extract stage first)")
     try:
         params = load_params("normalize")
+        workers = resolve_workers(params.workers)
     except ParamsError as err:
-        raise SystemExit(f"normalize: {err}") from None
+        sys.exit(f"normalize: {err}")
     for key in ("max_command_density", "min_alpha_ratio", "max_dup_line_fraction"):
         if not 0 <= getattr(params, key) <= 1:
-            raise SystemExit(f"normalize: {key} {getattr(params, key)} must be in [0, 1]")
-    workers = resolve_workers(params.workers)
-
-    domains: deque[str] = deque()  # domain of each doc in flight, in input order
-
-    def items() -> Iterator[tuple[str, str]]:
-        for row in iter_parquet(src, ["id", "domain", "text"]):
-            domains.append(row["domain"])
-            yield row["id"], row["text"]
-
-    ledger = Ledger("normalize")
-    seen: set[str] = set()
-    with (
-        atomic_dir(args.out_dir) as out,
-        ParquetBatchWriter(out / "docs.parquet", DOCS_SCHEMA) as writer,
-    ):
-        for doc in map_ordered(normalize_doc, items(), workers):
-            domain = domains.popleft()  # map_ordered keeps input order
-            nbytes = len(doc.text.encode("utf-8"))
-            drop = check(doc.signals, params)
-            if drop is None and doc.digest in seen:
-                ledger.drop(doc.id, "exact_duplicate", nbytes, doc.digest)
-                continue
-            if drop is not None:
-                ledger.drop(doc.id, drop.reason, nbytes, drop.detail)
-                continue
-            seen.add(doc.digest)
-            ledger.keep(doc.id, nbytes)
-            writer.write(
-                {"id": doc.id, "domain": domain, "text": doc.text, "bytes": nbytes}
-                | doc.signals.as_dict()
-            )
-        summary = ledger.write(out)
+            sys.exit(f"normalize: {key} {getattr(params, key)} must be in [0, 1]")
+    for key in ("minhash_perm", "shingle_words"):
+        if getattr(params, key) < 1:
+            sys.exit(f"normalize: {key} {getattr(params, key)} must be >= 1")
+    if params.near_dup_threshold <= 0:
+        sys.exit(f"normalize: near_dup_threshold {params.near_dup_threshold} must be > 0")
+    cache = WorkCache(Path(args.work_cache) / "normalize" if args.work_cache else None)
+    try:
+        with atomic_dir(args.out_dir) as out:
+            ledger, extra, run = normalize_corpus(args.in_dir, params, workers, out, cache)
+            summary = ledger.write(out, extra=extra)
+    except FileNotFoundError as err:
+        sys.exit(f"normalize: {err}")
+    if cache.root is not None:  # what this run did: not an output (it depends on the cache)
+        write_json(run, cache.root / "last_run.json")
     print(
         f"normalize: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
-        f"with {workers} workers"
+        f"from {extra['parts']} chunks ({run['units_computed']} computed, "
+        f"{run['units_reused']} reused)"
     )
 
 

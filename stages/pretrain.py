@@ -42,22 +42,37 @@ def main(argv: list[str] | None = None) -> None:
     if params.gpus > 0 and torch.cuda.device_count() < params.gpus:
         sys.exit(f"pretrain: gpus {params.gpus} but {torch.cuda.device_count()} CUDA devices")
     if params.gpus > 1 and "LOCAL_RANK" not in os.environ:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={params.gpus}", str(Path(__file__).resolve()), *argv]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={params.gpus}",
+            str(Path(__file__).resolve()),
+            *argv,
+        ]
         print("pretrain: launching", " ".join(cmd), flush=True)
         os.execv(sys.executable, cmd)  # torchrun takes this process's place (and its signals)
     tok = args.tokenizer_dir / "tokenizer.model"
     if not tok.is_file():
         sys.exit(f"pretrain: {tok} not found (run the tokenizer stage first)")
     try:
-        summary = train(params, args.shard_dir, args.tokenizer_dir, args.ckpt_dir,
-                        args.export_dir, args.live_dir)
+        summary = train(
+            params,
+            args.shard_dir,
+            args.tokenizer_dir,
+            args.ckpt_dir,
+            args.export_dir,
+            args.live_dir,
+        )
     except (ShardError, ValueError) as err:
         sys.exit(f"pretrain: {err}")
     if summary["rank"] == 0:
-        print(f"pretrain: {summary['steps']} steps, {summary['tokens']:,} tokens, "
-              f"val loss {summary['val_loss']:.4f}, {summary['tokens_per_s']:,.0f} tok/s, "
-              f"{summary['wall_s']:.1f} s in the loop, {summary['loss_spikes']} loss spikes")
+        print(
+            f"pretrain: {summary['steps']} steps, {summary['tokens']:,} tokens, "
+            f"val loss {summary['val_loss']:.4f}, {summary['tokens_per_s']:,.0f} tok/s, "
+            f"{summary['wall_s']:.1f} s in the loop, {summary['loss_spikes']} loss spikes"
+        )
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_pretrain_param_reruns_only_training_and_plots_diff(project: Path) -> No
 
 
 def test_normalize_param_reruns_normalize_and_after(project: Path) -> None:
-    out = run(project, "dvc", "exp", "run", "-n", "short-min", "-S", "normalize.min_chars=700")
+    out = run(project, "dvc", "exp", "run", "-n", "short-min", "-S", "normalize.min_chars=6000")
     assert ran_stages(out.stdout) == {
         "normalize",
         "tokenizer",

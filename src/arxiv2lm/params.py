@@ -154,6 +154,7 @@ class PretrainParams:
     zero_stage: int
     bf16: bool
     activation_checkpointing: bool
+    activation_checkpoint_every: int  # 1: every block; 2: every 2nd (faster, more memory)
     compile: bool  # torch.compile the model (GPU; minutes of warm-up, worth it at scale)
     log_every: int
     eval_every: int

@@ -1,19 +1,31 @@
-"""The normalize stage end to end: order, drop reasons, exact de-dup, missing input."""
+"""The normalize stage end to end on hand-built extract parts: drop reasons, exact and near
+de-dup across chunks, per-chunk units reused from the work cache, byte-identical outputs."""
 
 import importlib.util
+import random
 import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from arxiv2lm.io import iter_parquet, read_json
+from arxiv2lm.sources.sample_text import Grammar
+from arxiv2lm.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = "\n".join(
-    f"Paragraph {i} talks about the {i}th energy bound $E_{i}$ of a field." for i in range(40)
-)
+OUTPUTS = ["docs.parquet", "rejected.parquet", "stats.json"]
+
+
+def _paper(seed: int, n: int = 40) -> list[str]:
+    g = Grammar(random.Random(seed), "math", macros=False)
+    return [g.sentence() for _ in range(n)]
+
+
+A, B, C, D = (_paper(s) for s in (1, 2, 3, 4))
+A_V2 = [_paper(99, 1)[0] if i in (5, 25) else s for i, s in enumerate(A)]  # 2 of 40 rewritten
 
 
 def _stage():
@@ -23,37 +35,113 @@ def _stage():
     return mod
 
 
-def test_normalize_stage(tmp_path, monkeypatch):
+def _part(root: Path, chunk: str, rows: list[tuple[str, str]]) -> None:
+    (root / "extract/parts").mkdir(parents=True, exist_ok=True)
+    table = pa.table({"id": [r[0] for r in rows], "domain": ["math"] * len(rows),
+                      "text": [r[1] for r in rows]})  # fmt: skip
+    pq.write_table(table, root / f"extract/parts/{chunk}.parquet")
+
+
+def _set(root: Path, **changes: object) -> None:
+    doc = yaml.safe_load((root / "params.yaml").read_text())
+    doc["normalize"].update(changes)
+    (root / "params.yaml").write_text(yaml.safe_dump(doc))
+
+
+def _run(root: Path, cache: bool = True) -> dict:
+    _stage().main(["extract", "normalize"] + (["--work-cache", "work"] if cache else []))
+    return read_json(root / "work/normalize/last_run.json") if cache else {}
+
+
+def _bytes(root: Path) -> list[bytes]:
+    return [(root / "normalize" / name).read_bytes() for name in OUTPUTS]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    _set(tmp_path, workers=1)
     monkeypatch.chdir(tmp_path)
-    rows = [
-        ("b", DOC + " B"),
-        ("a", DOC + "  \n\n\nA"),
-        ("dup", DOC + " B"),
+    _part(tmp_path, "arXiv_src_2301_001", [
+        ("a", " ".join(A)),
+        ("b", " ".join(B)),
+        ("a-copy", " ".join(A) + " \t\r\n\n\n\u00a0"),  # the same text once normalized
         ("tiny", "too short"),
-    ]
-    table = pa.table(
-        {"id": [r[0] for r in rows], "domain": ["math"] * 4, "text": [r[1] for r in rows]}
-    )
-    (tmp_path / "extract").mkdir()
-    pq.write_table(table, tmp_path / "extract/docs.parquet")
-    _stage().main(["extract", "normalize"])
-    out = list(iter_parquet(tmp_path / "normalize/docs.parquet"))
-    assert [r["id"] for r in out] == ["b", "a"]
-    assert out[1]["text"].endswith("field.\n\nA")
-    assert out[0]["bytes"] == len(out[0]["text"].encode()) and out[0]["math_fraction"] > 0
-    stats = read_json(tmp_path / "normalize/stats.json")
-    assert stats["dropped"] == {"exact_duplicate": {"papers": 1, "bytes": len(DOC) + 2},
-                                "too_short": {"papers": 1, "bytes": 9}}  # fmt: skip
-    rejected = pq.read_table(tmp_path / "normalize/rejected.parquet").to_pylist()
-    assert {(r["id"], r["reason"]) for r in rejected} == {
-        ("dup", "exact_duplicate"),
-        ("tiny", "too_short"),
-    }
+    ])  # fmt: skip
+    _part(tmp_path, "arXiv_src_9912_001", [("c", " ".join(C))])  # 1999: comes first
+    _part(tmp_path, "arXiv_src_2302_001", [("a-v2", " ".join(A_V2))])
+    return tmp_path
 
 
-def test_missing_input_is_a_clear_error(tmp_path, monkeypatch):
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    monkeypatch.chdir(tmp_path)
+def test_drops_and_order(project):
+    run = _run(project)
+    assert run == {"units_computed": 3, "units_reused": 0}
+    out = list(iter_parquet(project / "normalize/docs.parquet"))
+    assert [r["id"] for r in out] == ["c", "a", "b"]
+    text = normalize_text(" ".join(A))
+    assert out[1]["text"] == text and out[1]["bytes"] == len(text.encode())
+    assert out[1]["math_fraction"] > 0 and set(out[1]) >= {"domain", "chars", "alpha_ratio"}
+    rejected = {r["id"]: r for r in iter_parquet(project / "normalize/rejected.parquet")}
+    assert {k: r["reason"] for k, r in rejected.items()} == {
+        "a-copy": "exact_duplicate", "tiny": "too_short", "a-v2": "near_duplicate"
+    }  # fmt: skip
+    assert rejected["a-copy"]["detail"] == "a"
+    dup_of, _, jac = rejected["a-v2"]["detail"].split()
+    assert dup_of == "a" and 0.8 <= float(jac.rstrip(")")) < 1.0
+    stats = read_json(project / "normalize/stats.json")
+    assert stats["in"]["papers"] == 6 and stats["kept"]["papers"] == 3
+    assert stats["near_dup"] == {"threshold": 0.8, "enabled": True, "bands": 16, "rows": 8}
+
+
+def test_units_reused_and_outputs_byte_identical(project):
+    _run(project)
+    first = _bytes(project)
+    assert _run(project) == {"units_computed": 0, "units_reused": 3}
+    assert _bytes(project) == first
+    _run(project, cache=False)  # units computed afresh give the same bytes
+    assert _bytes(project) == first
+
+    _part(project, "arXiv_src_2303_001", [("d", " ".join(D))])
+    assert _run(project) == {"units_computed": 1, "units_reused": 3}
+    assert [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")][-1] == "d"
+
+    _set(project, min_chars=len(" ".join(B)) + 1)  # a threshold: only the global pass
+    assert _run(project)["units_computed"] == 0
+    reasons = {r["id"]: r["reason"] for r in iter_parquet(project / "normalize/rejected.parquet")}
+    assert reasons["b"] == "too_short"
+
+    _set(project, shingle_words=4)  # changes every signature: every unit again
+    assert _run(project) == {"units_computed": 4, "units_reused": 0}
+
+
+def test_threshold_one_disables_near_dup(project):
+    _set(project, near_dup_threshold=1.0)
+    _run(project, cache=False)
+    ids = [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")]
+    assert ids == ["c", "a", "b", "a-v2"]  # the exact copy is still dropped
+    assert read_json(project / "normalize/stats.json")["near_dup"] == {
+        "threshold": 1.0, "enabled": False
+    }  # fmt: skip
+
+
+def test_missing_input_is_a_clear_error(project):
     with pytest.raises(SystemExit, match="does not exist"):
         _stage().main(["nope", "out"])
+
+
+@pytest.mark.parametrize(
+    "key,value", [("minhash_perm", 0), ("shingle_words", 0), ("near_dup_threshold", 0.0)]
+)
+def test_bad_minhash_params_stop_before_work(project, key, value):
+    _set(project, **{key: value})
+    with pytest.raises(SystemExit, match=key):
+        _run(project)
+    assert not (project / "normalize").exists()
+
+
+def test_worker_pool_gives_the_same_bytes(project):
+    _run(project, cache=False)
+    first = _bytes(project)
+    _set(project, workers=2)
+    _run(project, cache=False)
+    assert _bytes(project) == first

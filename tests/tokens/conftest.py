@@ -33,9 +33,18 @@ def corpus_lines(n: int = 400, seed: int = 0) -> list[str]:
 
 def make_params(**changes: object) -> TokenizerParams:
     base = dict(
-        model_type="bpe", vocab_size=400, latex_symbols="mined", symbol_list=[],
-        n_mined_symbols=12, split_digits=True, byte_fallback=True, character_coverage=1.0,
-        normalization="identity", sample_mb=1.0, heldout_fraction=0.1, seed=7,
+        model_type="bpe",
+        vocab_size=400,
+        latex_symbols="mined",
+        symbol_list=[],
+        n_mined_symbols=12,
+        split_digits=True,
+        byte_fallback=True,
+        character_coverage=1.0,
+        normalization="identity",
+        sample_mb=1.0,
+        heldout_fraction=0.1,
+        seed=7,
     )
     base.update(changes)
     return TokenizerParams(**base)  # type: ignore[arg-type]

@@ -61,8 +61,12 @@ def corrupt(shard_dir: Path, **changes: object) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"format_version": 2}, "format_version 2"), ({"dtype": "uint32"}, "dtype 'uint32'"),
-     ({"eos_id": 5000}, "eos_id 5000"), ({"tokenizer_sha256": "beef"}, "expected cafe")],
+    [
+        ({"format_version": 2}, "format_version 2"),
+        ({"dtype": "uint32"}, "dtype 'uint32'"),
+        ({"eos_id": 5000}, "eos_id 5000"),
+        ({"tokenizer_sha256": "beef"}, "expected cafe"),
+    ],
 )
 def test_meta_mismatch_is_refused(shard_dir: Path, changes: dict, message: str) -> None:
     corrupt(shard_dir, **changes)
@@ -138,9 +142,7 @@ def test_split_shorter_than_a_window_is_refused(shard_dir: Path) -> None:
 PHASES = [Phase("warm", 0.2, 64, {"low": 1.0}), Phase("main", 0.8, 128, {"mid": 1.0})]
 
 
-@pytest.mark.parametrize(
-    ("step", "index"), [(0, 0), (59, 0), (60, 1), (299, 1), (10_000, 1)]
-)
+@pytest.mark.parametrize(("step", "index"), [(0, 0), (59, 0), (60, 1), (299, 1), (10_000, 1)])
 def test_phase_boundaries(step: int, index: int) -> None:
     i, phase = phase_at(step, 300, PHASES)
     assert i == index and phase is PHASES[index]

@@ -50,8 +50,14 @@ def test_split_is_stable_disjoint_and_sized() -> None:
 
 @pytest.mark.parametrize(
     ("fraction", "bucket"),
-    [(0.0, "low"), (BUCKET_MID - 1e-9, "low"), (BUCKET_MID, "mid"),
-     (BUCKET_HIGH - 1e-9, "mid"), (BUCKET_HIGH, "high"), (1.0, "high")],
+    [
+        (0.0, "low"),
+        (BUCKET_MID - 1e-9, "low"),
+        (BUCKET_MID, "mid"),
+        (BUCKET_HIGH - 1e-9, "mid"),
+        (BUCKET_HIGH, "high"),
+        (1.0, "high"),
+    ],
 )
 def test_math_bucket_thresholds(fraction: float, bucket: str) -> None:
     assert math_bucket(fraction) == bucket
@@ -61,8 +67,13 @@ def rows(n: int = 40) -> list[dict]:
     docs = corpus_docs(n)
     docs[3] = ""  # encodes to nothing: dropped
     return [
-        {"id": f"2301.{i:05d}", "domain": ("math", "cs")[i % 2], "text": t,
-         "math_fraction": (0.05, 0.2, 0.5)[i % 3], "bytes": len(t.encode())}
+        {
+            "id": f"2301.{i:05d}",
+            "domain": ("math", "cs")[i % 2],
+            "text": t,
+            "math_fraction": (0.05, 0.2, 0.5)[i % 3],
+            "bytes": len(t.encode()),
+        }
         for i, t in enumerate(docs)
     ]
 
@@ -127,9 +138,10 @@ def test_writer_abort_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_writer_refuses_ids_outside_vocab(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="vocab_size 100"), ShardWriter(
-        tmp_path, "train", 100, 2
-    ) as w:
+    with (
+        pytest.raises(ValueError, match="vocab_size 100"),
+        ShardWriter(tmp_path, "train", 100, 2) as w,
+    ):
         w.add("a", "math", "low", [5, 100], 3)
 
 

@@ -17,10 +17,36 @@ import sentencepiece as spm
 from arxiv2lm.params import ModelOverrides, Phase, PretrainParams
 from arxiv2lm.tokens.shards import ShardWriter, file_sha256, make_meta, write_meta
 
-WORDS = ["the", "model", "we", "show", "that", "a", "proof", "of", "energy", "field", "graph",
-         "network", "data", "is", "for", "theorem", "lemma", "particle", "quantum", "algorithm"]
-MATH = ["$x^2 + y^2 = z^2$", r"$\alpha + \beta$", r"$\int_0^1 f(x)\,dx$", "$E = mc^2$",
-        r"$\sum_{i=1}^n i$", r"$a_n \to 0$"]
+WORDS = [
+    "the",
+    "model",
+    "we",
+    "show",
+    "that",
+    "a",
+    "proof",
+    "of",
+    "energy",
+    "field",
+    "graph",
+    "network",
+    "data",
+    "is",
+    "for",
+    "theorem",
+    "lemma",
+    "particle",
+    "quantum",
+    "algorithm",
+]
+MATH = [
+    "$x^2 + y^2 = z^2$",
+    r"$\alpha + \beta$",
+    r"$\int_0^1 f(x)\,dx$",
+    "$E = mc^2$",
+    r"$\sum_{i=1}^n i$",
+    r"$a_n \to 0$",
+]
 DOMAINS = ("math", "cs", "physics")
 
 
@@ -47,10 +73,19 @@ def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Pa
     shard_dir.mkdir(parents=True)
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(d[3] for d in docs), model_writer=model, vocab_size=400,
-        model_type="bpe", byte_fallback=True, add_dummy_prefix=False,
-        normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-        num_threads=1, minloglevel=2,
+        sentence_iterator=iter(d[3] for d in docs),
+        model_writer=model,
+        vocab_size=400,
+        model_type="bpe",
+        byte_fallback=True,
+        add_dummy_prefix=False,
+        normalization_rule_name="identity",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        num_threads=1,
+        minloglevel=2,
     )
     (tok_dir / "tokenizer.model").write_bytes(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
@@ -90,13 +125,30 @@ def tiny_params(**changes: object) -> PretrainParams:
     base = dict(
         preset="tiny",
         model=ModelOverrides(n_layer=2, n_head=2, d_model=64, d_ff=128, seq_len=64),
-        gpus=0, micro_batch=8, grad_accum=1, max_steps=40, lr=3e-3, min_lr=3e-4,
-        warmup_steps=5, weight_decay=0.1, grad_clip=1.0, zero_stage=2, bf16=True,
-        activation_checkpointing=True, compile=False, log_every=10, eval_every=20,
+        gpus=0,
+        micro_batch=8,
+        grad_accum=1,
+        max_steps=40,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_steps=5,
+        weight_decay=0.1,
+        grad_clip=1.0,
+        zero_stage=2,
+        bf16=True,
+        activation_checkpointing=True,
+        activation_checkpoint_every=1,
+        compile=False,
+        log_every=10,
+        eval_every=20,
         eval_batches=2,
-        checkpoint_every=20, keep_checkpoints=2, seed=1337,
-        phases=[Phase("short", 0.25, 32, {"low": 0.6, "mid": 0.3, "high": 0.1}),
-                Phase("long", 0.75, 64, {"low": 0.34, "mid": 0.33, "high": 0.33})],
+        checkpoint_every=20,
+        keep_checkpoints=2,
+        seed=1337,
+        phases=[
+            Phase("short", 0.25, 32, {"low": 0.6, "mid": 0.3, "high": 0.1}),
+            Phase("long", 0.75, 64, {"low": 0.34, "mid": 0.33, "high": 0.33}),
+        ],
     )
     base.update(changes)
     return PretrainParams(**base)  # type: ignore[arg-type]

@@ -66,8 +66,7 @@ def test_run_hash_tracks_training_inputs_not_logging():
     p = tiny_params()
     base = ckpt.run_hash(p, CFG, META)
     assert base == ckpt.run_hash(tiny_params(), CFG, META)
-    assert base == ckpt.run_hash(dataclasses.replace(p, log_every=1, keep_checkpoints=9), CFG,
-                                 META)
+    assert base == ckpt.run_hash(dataclasses.replace(p, log_every=1, keep_checkpoints=9), CFG, META)
     assert base != ckpt.run_hash(dataclasses.replace(p, lr=1e-2), CFG, META)
     assert base != ckpt.run_hash(p, dataclasses.replace(CFG, n_layer=5), META)
     assert base != ckpt.run_hash(p, CFG, {**META, "tokenizer_sha256": "other"})
@@ -76,3 +75,17 @@ def test_run_hash_tracks_training_inputs_not_logging():
 def test_finalize_without_staging_fails(tmp_path):
     with pytest.raises(FileNotFoundError, match="staging"):
         ckpt.finalize(tmp_path, 5, "h", {})
+
+
+def test_run_hash_changes_with_the_parameter_layout() -> None:
+    from arxiv2lm.train.model import ModelConfig
+
+    from .conftest import tiny_params
+
+    cfg = ModelConfig(vocab_size=64, n_layer=1, n_head=1, d_model=8, d_ff=16, seq_len=8)
+    meta = {"tokenizer_sha256": "t", "splits": {"train": {"tokens": 10, "docs": 1}}}
+    a = ckpt.run_hash(tiny_params(), cfg, meta, [["w", [8, 8]]])
+    assert a == ckpt.run_hash(tiny_params(), cfg, meta, [["w", [8, 8]]])
+    assert a != ckpt.run_hash(tiny_params(), cfg, meta, [["w_fused", [16, 8]]])
+    assert a == ckpt.run_hash(tiny_params(log_every=3, compile=True), cfg, meta, [["w", [8, 8]]])
+    assert a != ckpt.run_hash(tiny_params(lr=1.0), cfg, meta, [["w", [8, 8]]])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from arxiv2lm.train.engine import deepspeed_config, train
+from arxiv2lm.train.engine import deepspeed_arch_list, deepspeed_config, train
 from arxiv2lm.train.export import load_export
 
 from .conftest import tiny_params
@@ -42,12 +42,48 @@ def test_gpu_config_uses_fused_adam_and_overlap():
         deepspeed_config(tiny_params(zero_stage=3), 1, False)
 
 
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("9.0a", "9.0"),
+        ("9.0", "9.0"),
+        ("8.0;9.0a 10.0+PTX", "8.0;9.0;10.0+PTX"),
+        ("9.0a+PTX", "9.0+PTX"),
+    ],
+)
+def test_arch_list_loses_the_suffixes_deepspeed_cannot_parse(image, expected):
+    assert deepspeed_arch_list(image) == expected
+    # DeepSpeed 0.19.8's JIT builder sorts the entries by this key; "9.0a" raised ValueError
+    assert all(int(p.split("+")[0]) >= 0 for cc in expected.split(";") for p in cc.split("."))
+
+
+def test_compile_switch_keeps_the_export_keys_clean(tiny_data, tmp_path, monkeypatch):
+    from arxiv2lm.train.model import GPT
+
+    compiled = []
+    monkeypatch.setattr(GPT, "compile_blocks", lambda self: compiled.append(self))
+    shard, tok = tiny_data
+    dirs = [tmp_path / k for k in ("ckpt", "export", "live")]
+    assert tiny_params().compile is False  # off by default (as in params.yaml)
+    summary = train(
+        tiny_params(compile=True, max_steps=2, checkpoint_every=2, eval_every=2, log_every=2),
+        shard,
+        tok,
+        *dirs,
+    )
+    assert compiled == [summary["engine"].module]
+    model, _ = load_export(dirs[1])
+    assert not any("_orig_mod" in k for k in model.state_dict())
+    assert set(model.state_dict()) == set(summary["engine"].module.state_dict())
+
+
 def test_export_reloads_without_deepspeed_and_matches(trained):
     module = trained["summary"]["engine"].module.eval()
     model, config = load_export(trained["export"])
     assert config["steps"] == 40 and config["eos_id"] == 2
     assert (trained["export"] / "tokenizer.model").read_bytes() == (
-        trained["tokenizer"] / "tokenizer.model").read_bytes()
+        trained["tokenizer"] / "tokenizer.model"
+    ).read_bytes()
     idx = torch.randint(0, config["vocab_size"], (2, 64))
     with torch.no_grad():
         assert torch.equal(model(idx), module(idx))
@@ -59,8 +95,7 @@ def test_dvclive_metrics_and_checkpoints(trained):
     assert metrics["val"]["loss"] == pytest.approx(trained["summary"]["val_loss"])
     assert {"lr", "grad_norm", "tokens", "tokens_per_s", "mfu", "loss_spikes"} <= set(metrics)
     assert (trained["live"] / "plots" / "metrics" / "train" / "loss.tsv").is_file()
-    assert sorted(p.name for p in trained["ckpt"].glob("step_*")) == ["step_000020",
-                                                                       "step_000040"]
+    assert sorted(p.name for p in trained["ckpt"].glob("step_*")) == ["step_000020", "step_000040"]
 
 
 @pytest.mark.slow
@@ -93,12 +128,23 @@ def test_a_changed_run_starts_fresh(trained, tmp_path, capsys):
 @pytest.mark.slow
 def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
     shard, _ = tiny_data
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     env["DS_ACCELERATOR"] = "cpu"
     worker = Path(__file__).with_name("zero2_worker.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(worker), str(shard.parent), str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(worker),
+        str(shard.parent),
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -113,4 +159,6 @@ def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
     assert (tmp_path / "export" / "model.safetensors").is_file()
     assert {p.name for p in (tmp_path / "ckpt" / "step_000030").iterdir()} >= {
         "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt",
-        "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt", "COMPLETE"}
+        "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt",
+        "COMPLETE",
+    }

@@ -62,8 +62,10 @@ def test_loss_matches_a_direct_computation(trained):
     model, config = load_export(trained["export"], dtype=torch.float32)
     val = ShardSet.open(trained["shard"], "val")
     m = evaluate(model, val, None, seq_len=32, batch_size=2, batches=2)
-    losses = [model(torch.as_tensor(xy[:, :-1]), torch.as_tensor(xy[:, 1:])).item()
-              for xy in iter_eval_windows(val, 32, 2, 2)]
+    losses = [
+        model(torch.as_tensor(xy[:, :-1]), torch.as_tensor(xy[:, 1:])).item()
+        for xy in iter_eval_windows(val, 32, 2, 2)
+    ]
     assert m["loss"] == pytest.approx(np.mean(losses), rel=1e-5)
     with pytest.raises(ValueError, match="exceeds"):
         evaluate(model, val, None, seq_len=65, batch_size=2, batches=1)

@@ -21,13 +21,17 @@ def main() -> None:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     torch.set_num_threads(1)  # two ranks on a two-core machine
     params = tiny_params(max_steps=30, checkpoint_every=30, eval_every=30)
-    s = train(params, data / "shard", data / "tokenizer", out / "ckpt", out / "export",
-              out / "live")
+    s = train(
+        params, data / "shard", data / "tokenizer", out / "ckpt", out / "export", out / "live"
+    )
     engine = s["engine"]
     partition = sum(t.numel() for t in engine.optimizer.single_partition_of_fp32_groups)
     result = {k: s[k] for k in ("rank", "world_size", "losses", "n_params")}
-    result.update(partition=partition, zero_stage=engine.zero_optimization_stage(),
-                  bf16=engine.bfloat16_enabled())
+    result.update(
+        partition=partition,
+        zero_stage=engine.zero_optimization_stage(),
+        bf16=engine.bfloat16_enabled(),
+    )
     (out / f"rank{s['rank']}.json").write_text(json.dumps(result))
 
 

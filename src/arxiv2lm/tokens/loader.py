@@ -133,8 +133,14 @@ class WindowSampler:
     """
 
     def __init__(
-        self, shards: ShardSet, seq_len: int, batch_size: int, seed: int, rank: int = 0,
-        world_size: int = 1, mixture: dict[str, float] | None = None,
+        self,
+        shards: ShardSet,
+        seq_len: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        mixture: dict[str, float] | None = None,
     ) -> None:
         if seq_len < 1 or batch_size < 1:
             raise ValueError(f"seq_len {seq_len} and batch_size {batch_size} must be >= 1")
@@ -184,8 +190,9 @@ class WindowSampler:
     def _start(self, rng: np.random.Generator) -> int:
         if not self.buckets:
             return int(rng.integers(0, self.max_start + 1))
-        b = min(int(np.searchsorted(self._cum_p, rng.random(), side="right")),
-                len(self.buckets) - 1)
+        b = min(
+            int(np.searchsorted(self._cum_p, rng.random(), side="right")), len(self.buckets) - 1
+        )
         _, _, offsets, cum = self.buckets[b]
         u = int(rng.integers(0, cum[-1]))
         doc = int(np.searchsorted(cum, u, side="right"))
@@ -235,7 +242,10 @@ def phase_at(step: int, max_steps: int, phases: list[Phase]) -> tuple[int, Phase
 
 
 def iter_eval_windows(
-    shards: ShardSet, seq_len: int, batch_size: int, max_batches: int,
+    shards: ShardSet,
+    seq_len: int,
+    batch_size: int,
+    max_batches: int,
     domain: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Consecutive windows from the start of the split (or of one domain's documents).

@@ -118,9 +118,7 @@ class ShardWriter:
         self._index = ParquetBatchWriter(Path(out_dir) / f"{split}.index.parquet", INDEX_SCHEMA)
         self.stats = _empty_split()
 
-    def add(
-        self, doc_id: str, domain: str, bucket: str, ids: Sequence[int], nbytes: int
-    ) -> int:
+    def add(self, doc_id: str, domain: str, bucket: str, ids: Sequence[int], nbytes: int) -> int:
         """Append one document (its ids, then EOS); return its length in tokens incl. EOS."""
         arr = np.empty(len(ids) + 1, dtype=np.int64)
         arr[:-1] = ids
@@ -131,8 +129,14 @@ class ShardWriter:
         self._fh.write(arr.astype(self.dtype).tobytes())
         n = len(arr)
         self._index.write(
-            {"id": doc_id, "domain": domain, "bucket": bucket, "offset": offset,
-             "length": n, "bytes": int(nbytes)}
+            {
+                "id": doc_id,
+                "domain": domain,
+                "bucket": bucket,
+                "offset": offset,
+                "length": n,
+                "bytes": int(nbytes),
+            }
         )
         s = self.stats
         s["tokens"] += n
@@ -169,7 +173,10 @@ class ShardWriter:
 
 
 def make_meta(
-    vocab_size: int, eos_id: int, bos_id: int, tokenizer_sha256: str,
+    vocab_size: int,
+    eos_id: int,
+    bos_id: int,
+    tokenizer_sha256: str,
     splits: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """The self-description `meta.json` that every reader checks."""
@@ -236,8 +243,13 @@ def encode_texts(
 
 
 def build_shards(
-    rows: Iterable[dict[str, Any]], model_path: Path, out_dir: Path, val_fraction: float,
-    salt: str, workers: int, ledger: Ledger | None = None,
+    rows: Iterable[dict[str, Any]],
+    model_path: Path,
+    out_dir: Path,
+    val_fraction: float,
+    salt: str,
+    workers: int,
+    ledger: Ledger | None = None,
 ) -> dict[str, Any]:
     """Encode rows (id, domain, text, math_fraction, bytes) into train/val shards; return meta.
 

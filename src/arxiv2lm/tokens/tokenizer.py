@@ -90,8 +90,12 @@ def _train(sample: list[str], num_threads: int, **spec: Any) -> bytes:
         raise ValueError("the tokenizer sample has no text to train on")
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sents), model_writer=model, num_threads=num_threads,
-            max_sentence_length=MAX_SENTENCE_BYTES, minloglevel=2, **spec,
+            sentence_iterator=iter(sents),
+            model_writer=model,
+            num_threads=num_threads,
+            max_sentence_length=MAX_SENTENCE_BYTES,
+            minloglevel=2,
+            **spec,
         )
     except RuntimeError as err:
         vocab = spec.get("vocab_size")
@@ -144,14 +148,22 @@ def train_tokenizer(
     spm.set_random_generator_seed(params.seed)
     t0 = time.perf_counter()
     model = _train(
-        sample, num_threads,
-        model_type=params.model_type, vocab_size=params.vocab_size,
-        user_defined_symbols=user, split_digits=params.split_digits,
-        byte_fallback=params.byte_fallback, character_coverage=params.character_coverage,
+        sample,
+        num_threads,
+        model_type=params.model_type,
+        vocab_size=params.vocab_size,
+        user_defined_symbols=user,
+        split_digits=params.split_digits,
+        byte_fallback=params.byte_fallback,
+        character_coverage=params.character_coverage,
         normalization_rule_name=NORMALIZATION_RULES[params.normalization],
-        remove_extra_whitespaces=False, add_dummy_prefix=False,
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=False,
         allow_whitespace_only_pieces=True,
-        unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID, pad_id=-1,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        pad_id=-1,
     )
     train_s = time.perf_counter() - t0
     write_model(model, out_dir)

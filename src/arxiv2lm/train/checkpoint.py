@@ -28,8 +28,16 @@ META = "meta.json"
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
 # Keys that change logging or bookkeeping but not the trained weights: a rerun that only
 # changes these may resume the same run.
-UNHASHED = ("log_every", "eval_every", "eval_batches", "checkpoint_every", "keep_checkpoints",
-            "activation_checkpointing")
+UNHASHED = (
+    "log_every",
+    "eval_every",
+    "eval_batches",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "activation_checkpointing",
+    "activation_checkpoint_every",
+    "compile",
+)
 
 
 def tag(step: int) -> str:
@@ -40,8 +48,12 @@ def partial_tag(step: int) -> str:
     return f"partial-{tag(step)}"
 
 
-def run_hash(params: Any, model_config: Any, data_meta: dict[str, Any]) -> str:
-    """sha256 over what determines the training trajectory: params, model, data identity.
+def run_hash(
+    params: Any, model_config: Any, data_meta: dict[str, Any], layout: list[Any] | None = None
+) -> str:
+    """sha256 over what determines the training trajectory: params, model, data identity,
+    and the parameter layout (names and shapes): a checkpoint of an older model code, whose
+    ZeRO partitions no longer line up, is never loaded into a new one.
 
     >>> len(run_hash(params, cfg, meta))                      # doctest: +SKIP
     64
@@ -54,6 +66,7 @@ def run_hash(params: Any, model_config: Any, data_meta: dict[str, Any]) -> str:
         "tokenizer_sha256": data_meta.get("tokenizer_sha256"),
         "train_tokens": train.get("tokens"),
         "train_docs": train.get("docs"),
+        "layout": layout,
     }
     blob = json.dumps(doc, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import statistics
 import time
@@ -43,6 +44,7 @@ GPU_PEAK_FLOPS = 989e12  # H100 SXM dense bf16
 CPU_PEAK_FLOPS_PER_CORE = 160e9  # nominal AVX-512: 2 FMA units x 16 fp32 lanes x 2 x 2.5 GHz
 SPIKE_FACTOR, SPIKE_WINDOW, SPIKE_MIN = 1.5, 50, 10
 _OWN_ENV = False  # True once this process set the single-process rendezvous env itself
+_ARCH_SUFFIX = re.compile(r"^(\d+\.\d+)[a-z]+")  # "9.0a", "10.0f": arch-specific variants
 
 
 def deepspeed_config(params: PretrainParams, world_size: int, on_gpu: bool) -> dict[str, Any]:
@@ -70,8 +72,13 @@ def deepspeed_config(params: PretrainParams, world_size: int, on_gpu: bool) -> d
     if on_gpu:
         cfg["optimizer"] = {
             "type": "Adam",  # FusedAdam; needs TORCH_CUDA_ARCH_LIST=9.0 on the H100 image
-            "params": {"lr": params.lr, "betas": [0.9, 0.95], "eps": 1e-8,
-                       "weight_decay": params.weight_decay, "adam_w_mode": True},
+            "params": {
+                "lr": params.lr,
+                "betas": [0.9, 0.95],
+                "eps": 1e-8,
+                "weight_decay": params.weight_decay,
+                "adam_w_mode": True,
+            },
         }
     else:
         # DeepSpeed's CPU Adam op compiles for minutes; a client torch AdamW needs this flag.
@@ -86,6 +93,18 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
+def deepspeed_arch_list(value: str) -> str:
+    """TORCH_CUDA_ARCH_LIST as DeepSpeed's JIT builder can read it: no arch-specific suffixes.
+
+    DeepSpeed 0.19.8 parses each entry as integers, so the "9.0a" that CUDA images set fails
+    FusedAdam's build with `invalid literal for int() with base 10: '0a'`; "9.0" runs on H100.
+
+    >>> deepspeed_arch_list("8.0;9.0a 10.0+PTX")
+    '8.0;9.0;10.0+PTX'
+    """
+    return ";".join(_ARCH_SUFFIX.sub(r"\1", cc) for cc in value.replace(" ", ";").split(";") if cc)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,13 +117,22 @@ def _init_distributed(on_gpu: bool) -> Any:
     if not on_gpu:
         os.environ["DS_ACCELERATOR"] = "cpu"
     if "LOCAL_RANK" not in os.environ or _OWN_ENV:  # no launcher: a group of one
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
-                          RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+        os.environ.update(
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(_free_port()),
+            RANK="0",
+            WORLD_SIZE="1",
+            LOCAL_RANK="0",
+        )
         _OWN_ENV = True
     import deepspeed
 
     if on_gpu:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        if os.environ.get("TORCH_CUDA_ARCH_LIST"):  # read when FusedAdam builds, at initialize
+            os.environ["TORCH_CUDA_ARCH_LIST"] = deepspeed_arch_list(
+                os.environ["TORCH_CUDA_ARCH_LIST"]
+            )
     else:
         # DeepSpeed would JIT-compile its shared-memory CPU allreduce op here (~45 s on two
         # cores, on every fresh machine); gloo's allreduce is plenty for CPU-sized models.
@@ -155,7 +183,12 @@ def track_spikes(state: dict[str, Any], loss: float) -> None:
 
 
 def _save_checkpoint(
-    engine: Any, dist: Any, ckpt_dir: Path, step: int, run_hash: str, extra: dict[str, Any],
+    engine: Any,
+    dist: Any,
+    ckpt_dir: Path,
+    step: int,
+    run_hash: str,
+    extra: dict[str, Any],
     keep: int,
 ) -> None:
     """Every rank writes its shard of `partial-step_N/`; rank 0 then seals it (see checkpoint)."""
@@ -172,8 +205,13 @@ def _grad_norm(engine: Any) -> float:
 
 
 def train(
-    params: PretrainParams, shard_dir: Path, tokenizer_dir: Path, ckpt_dir: Path,
-    export_dir: Path, live_dir: Path, stop_at: int | None = None,
+    params: PretrainParams,
+    shard_dir: Path,
+    tokenizer_dir: Path,
+    ckpt_dir: Path,
+    export_dir: Path,
+    live_dir: Path,
+    stop_at: int | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) to `params.max_steps`, checkpoint, export; returns a summary dict.
 
@@ -190,17 +228,26 @@ def train(
     longest = max(ph.seq_len for ph in params.phases)
     if longest > cfg.seq_len:
         raise ValueError(f"phase seq_len {longest} exceeds the model's seq_len {cfg.seq_len}")
-    run_hash = ckpt.run_hash(params, cfg, train_set.meta)
 
     deepspeed = _init_distributed(on_gpu)
     dist = deepspeed.comm
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(params.seed)
-    model = GPT(cfg, activation_checkpointing=params.activation_checkpointing)
+    model = GPT(
+        cfg,
+        activation_checkpointing=params.activation_checkpointing,
+        checkpoint_every=params.activation_checkpoint_every,
+    )
+    if params.compile:
+        model.compile_blocks()  # in place: checkpoint and export keys stay unprefixed
+    layout = [[name, list(p.shape)] for name, p in model.named_parameters()]
+    run_hash = ckpt.run_hash(params, cfg, train_set.meta, layout)
     groups = _param_groups(model, params.weight_decay)
     client_opt = None if on_gpu else torch.optim.AdamW(groups, lr=params.lr, betas=(0.9, 0.95))
     engine, *_ = deepspeed.initialize(
-        model=model, model_parameters=groups, optimizer=client_opt,
+        model=model,
+        model_parameters=groups,
+        optimizer=client_opt,
         config=deepspeed_config(params, world, on_gpu),
     )
 
@@ -220,10 +267,11 @@ def train(
     if rank == 0:
         from dvclive import Live
 
-        live = Live(str(live_dir), resume=resume is not None, dvcyaml=False,
-                    save_dvc_exp=False, report=None)
+        live = Live(
+            str(live_dir), resume=resume is not None, dvcyaml=False, save_dvc_exp=False, report=None
+        )
 
-    peak = (GPU_PEAK_FLOPS if on_gpu else CPU_PEAK_FLOPS_PER_CORE * torch.get_num_threads())
+    peak = GPU_PEAK_FLOPS if on_gpu else CPU_PEAK_FLOPS_PER_CORE * torch.get_num_threads()
     rows = params.micro_batch * params.grad_accum
     samplers: dict[int, WindowSampler] = {}
     losses: list[float] = []
@@ -234,11 +282,15 @@ def train(
         for step in range(start, params.max_steps):
             pi, phase = phase_at(step, params.max_steps, params.phases)
             if pi not in samplers:
-                samplers[pi] = WindowSampler(train_set, phase.seq_len, rows, params.seed,
-                                             rank, world, phase.mixture)
+                samplers[pi] = WindowSampler(
+                    train_set, phase.seq_len, rows, params.seed, rank, world, phase.mixture
+                )
                 if rank == 0:
-                    print(f"pretrain: step {step}: phase {pi} {phase.name!r} seq_len "
-                          f"{phase.seq_len} mixture {samplers[pi].probabilities}")
+                    mix = {b: round(q, 4) for b, q in samplers[pi].probabilities.items()}
+                    print(
+                        f"pretrain: step {step}: phase {pi} {phase.name!r} seq_len "
+                        f"{phase.seq_len} mixture {mix}"
+                    )
             lr = lr_at(step, params.lr, params.min_lr, params.warmup_steps, params.max_steps)
             for g in engine.optimizer.param_groups:
                 g["lr"] = lr
@@ -261,8 +313,11 @@ def train(
 
             if rank == 0 and (done % params.eval_every == 0 or last):
                 t_eval = time.time()
-                val_loss = eval_loss(engine.module, iter_eval_windows(
-                    val_set, longest, params.micro_batch, params.eval_batches), engine.device)
+                val_loss = eval_loss(
+                    engine.module,
+                    iter_eval_windows(val_set, longest, params.micro_batch, params.eval_batches),
+                    engine.device,
+                )
                 t_window += time.time() - t_eval  # tokens_per_s counts training time only
                 live.step = done
                 live.log_metric("val/loss", val_loss)
@@ -272,37 +327,74 @@ def train(
                 mfu = tok_s * flops_per_token(cfg, phase.seq_len) / (peak * world)
                 t_window, tokens_window = time.time(), 0
                 live.step = done
-                metrics = {"train/loss": loss_val, "lr": lr, "grad_norm": _grad_norm(engine),
-                           "tokens": state["tokens"], "tokens_per_s": tok_s, "mfu": mfu,
-                           "loss_spikes": state["loss_spikes"], "phase": pi}
-                metrics.update({f"mixture/{b}": q
-                                for b, q in samplers[pi].probabilities.items()})
+                metrics = {
+                    "train/loss": loss_val,
+                    "lr": lr,
+                    "grad_norm": _grad_norm(engine),
+                    "tokens": state["tokens"],
+                    "tokens_per_s": tok_s,
+                    "mfu": mfu,
+                    "loss_spikes": state["loss_spikes"],
+                    "phase": pi,
+                }
+                metrics.update({f"mixture/{b}": q for b, q in samplers[pi].probabilities.items()})
                 for k, v in metrics.items():
                     live.log_metric(k, v)
                 live.make_summary()
-                print(f"pretrain: step {done}/{params.max_steps} loss {loss_val:.4f} "
-                      f"val {val_loss:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s mfu {mfu:.2%}")
+                print(
+                    f"pretrain: step {done}/{params.max_steps} loss {loss_val:.4f} "
+                    f"val {val_loss:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s mfu {mfu:.2%}"
+                )
             if done % params.checkpoint_every == 0 or last:
-                _save_checkpoint(engine, dist, ckpt_dir, done, run_hash,
-                                 {"state": state, "world_size": world}, params.keep_checkpoints)
+                _save_checkpoint(
+                    engine,
+                    dist,
+                    ckpt_dir,
+                    done,
+                    run_hash,
+                    {"state": state, "world_size": world},
+                    params.keep_checkpoints,
+                )
             if done == stop_at:
                 break
 
     steps_done = start + len(losses)
     if rank == 0 and steps_done == params.max_steps:
         if val_loss != val_loss:  # resumed at the end: nothing trained, still report val loss
-            val_loss = eval_loss(engine.module, iter_eval_windows(
-                val_set, longest, params.micro_batch, params.eval_batches), engine.device)
-        save_export(engine.module, fresh_dir(export_dir), tokenizer_model, {
-            "vocab_size": train_set.vocab_size, "eos_id": train_set.eos_id,
-            "bos_id": train_set.bos_id, "tokenizer_sha256": sha, "steps": steps_done,
-            "train_tokens": state["tokens"], "run_hash": run_hash, "val_loss": val_loss,
-        })
+            val_loss = eval_loss(
+                engine.module,
+                iter_eval_windows(val_set, longest, params.micro_batch, params.eval_batches),
+                engine.device,
+            )
+        save_export(
+            engine.module,
+            fresh_dir(export_dir),
+            tokenizer_model,
+            {
+                "vocab_size": train_set.vocab_size,
+                "eos_id": train_set.eos_id,
+                "bos_id": train_set.bos_id,
+                "tokenizer_sha256": sha,
+                "steps": steps_done,
+                "train_tokens": state["tokens"],
+                "run_hash": run_hash,
+                "val_loss": val_loss,
+            },
+        )
     if live is not None:
         live.end()
     return {
-        "rank": rank, "world_size": world, "resumed_from": start, "steps": steps_done,
-        "tokens": state["tokens"], "losses": losses, "val_loss": val_loss,
-        "tokens_per_s": tok_s, "mfu": mfu, "loss_spikes": state["loss_spikes"],
-        "wall_s": time.time() - t0, "n_params": model.num_params(), "engine": engine,
+        "rank": rank,
+        "world_size": world,
+        "resumed_from": start,
+        "steps": steps_done,
+        "tokens": state["tokens"],
+        "losses": losses,
+        "val_loss": val_loss,
+        "tokens_per_s": tok_s,
+        "mfu": mfu,
+        "loss_spikes": state["loss_spikes"],
+        "wall_s": time.time() - t0,
+        "n_params": model.num_params(),
+        "engine": engine,
     }

@@ -115,15 +115,21 @@ def _metrics(s: dict[str, float], bytes_per_token: float, math_known: bool) -> d
     if math_known:
         prose = s["tokens"] - s["math_tokens"]
         out["math_token_fraction"] = s["math_tokens"] / s["tokens"]
-        out["accuracy_math"] = (s["math_correct"] / s["math_tokens"]
-                                if s["math_tokens"] else float("nan"))
-        out["accuracy_prose"] = ((s["correct"] - s["math_correct"]) / prose
-                                 if prose else float("nan"))
+        out["accuracy_math"] = (
+            s["math_correct"] / s["math_tokens"] if s["math_tokens"] else float("nan")
+        )
+        out["accuracy_prose"] = (
+            (s["correct"] - s["math_correct"]) / prose if prose else float("nan")
+        )
     return out
 
 
 def evaluate(
-    model: GPT, shards: ShardSet, tracker: MathTracker | None, seq_len: int, batch_size: int,
+    model: GPT,
+    shards: ShardSet,
+    tracker: MathTracker | None,
+    seq_len: int,
+    batch_size: int,
     batches: int,
 ) -> dict[str, Any]:
     """Metrics over the first `batches` x `batch_size` windows of the split and of each domain."""

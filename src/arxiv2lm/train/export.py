@@ -22,14 +22,10 @@ FORMAT_VERSION = 1
 TIED = "head.weight"  # shares storage with embed.weight; safetensors stores it once
 
 
-def save_export(
-    model: GPT, out_dir: Path, tokenizer_model: Path, info: dict[str, Any]
-) -> Path:
+def save_export(model: GPT, out_dir: Path, tokenizer_model: Path, info: dict[str, Any]) -> Path:
     """Write the weights (in their training dtype), the config and the tokenizer to `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    state = {
-        k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != TIED
-    }
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != TIED}
     dtype = str(next(iter(state.values())).dtype).removeprefix("torch.")
     with atomic_path(out_dir / "model.safetensors") as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})

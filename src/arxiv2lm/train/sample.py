@@ -21,8 +21,13 @@ from arxiv2lm.train.model import GPT
 
 @torch.no_grad()
 def generate(
-    model: GPT, prompt: list[int], max_new_tokens: int, temperature: float = 0.8,
-    top_k: int = 50, eos_id: int | None = None, seed: int = 0,
+    model: GPT,
+    prompt: list[int],
+    max_new_tokens: int,
+    temperature: float = 0.8,
+    top_k: int = 50,
+    eos_id: int | None = None,
+    seed: int = 0,
 ) -> list[int]:
     """Prompt ids plus up to `max_new_tokens` sampled ids (greedy at temperature 0)."""
     gen = torch.Generator().manual_seed(seed)
@@ -54,8 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     model, config = load_export(args.export_dir, dtype=torch.float32)
     sp = spm.SentencePieceProcessor(model_file=str(args.export_dir / "tokenizer.model"))
-    ids = generate(model, sp.encode(args.prompt), args.tokens, args.temperature, args.top_k,
-                   config["eos_id"], args.seed)
+    ids = generate(
+        model,
+        sp.encode(args.prompt),
+        args.tokens,
+        args.temperature,
+        args.top_k,
+        config["eos_id"],
+        args.seed,
+    )
     print(sp.decode(ids))
 
 

@@ -1,0 +1,146 @@
+"""Normalize a whole corpus: per-chunk units computed or reused, then one global pass.
+
+A unit is, for one extract part, every paper's normalized text, quality signals, exact
+digest and MinHash signature. Its key is the part's sha256, the params that change it
+(`minhash_perm`, `shingle_words`) and the code of the text cores; a new month computes one
+unit, and changing a threshold recomputes none. The global pass reads the units in chunk
+order and applies the thresholds, exact de-dup and near-dup (a paper is dropped when it
+matches an earlier kept one), writing one `docs.parquet`.
+
+>>> ledger, extra, run = normalize_corpus(extract_dir, params, 2, out, cache)  # doctest: +SKIP
+>>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
+(1, 5)
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from arxiv2lm import pool
+from arxiv2lm.io import ParquetBatchWriter, iter_parquet
+from arxiv2lm.ledger import Ledger
+from arxiv2lm.params import NormalizeParams
+from arxiv2lm.text import minhash, normalize, quality
+from arxiv2lm.text.minhash import NearDupIndex, signature
+from arxiv2lm.text.quality import Signals, check, normalize_doc
+from arxiv2lm.workcache import WorkCache, code_digest, file_digest, part_files, unit_key
+
+DOCS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("text", pa.string()),
+        ("chars", pa.int64()),
+        ("words", pa.int64()),
+        ("math_fraction", pa.float64()),
+        ("command_density", pa.float64()),
+        ("alpha_ratio", pa.float64()),
+        ("dup_line_fraction", pa.float64()),
+        ("bytes", pa.int64()),
+    ]
+)
+UNIT_SCHEMA = DOCS_SCHEMA.append(pa.field("digest", pa.string())).append(
+    pa.field("minhash", pa.binary())  # (perm,) little-endian uint32
+)
+UNIT_FILE = "unit.parquet"
+_SIGNAL_FIELDS = [f.name for f in DOCS_SCHEMA][3:9]
+
+
+def measure(item: tuple[str, str, str], perm: int, shingle_words: int) -> dict[str, Any]:
+    """One unit row for an (id, domain, text) triple; picklable for a process pool.
+
+    >>> measure(("p1", "math", "A  b"), 4, 2)["text"]
+    'A b'
+    """
+    doc_id, domain, text = item
+    doc = normalize_doc((doc_id, text))
+    sig = signature(doc.text, perm, shingle_words).astype("<u4")
+    return (
+        {"id": doc_id, "domain": domain, "text": doc.text}
+        | doc.signals.as_dict()
+        | {"bytes": len(doc.text.encode("utf-8")), "digest": doc.digest, "minhash": sig.tobytes()}
+    )
+
+
+def compute_unit(part: Path, dst: Path, params: NormalizeParams, workers: int) -> None:
+    """Write the unit of one extract part to `dst`, papers in the part's order."""
+    fn = functools.partial(measure, perm=params.minhash_perm, shingle_words=params.shingle_words)
+    items = (
+        (r["id"], r["domain"], r["text"]) for r in iter_parquet(part, ["id", "domain", "text"])
+    )
+    with ParquetBatchWriter(dst, UNIT_SCHEMA, batch_rows=64) as writer:
+        for row in pool.map_ordered(fn, items, workers):
+            writer.write(row)
+
+
+def _units(
+    extract_dir: Path, params: NormalizeParams, workers: int, scratch: Path, cache: WorkCache
+) -> tuple[list[Path], int]:
+    """The unit file of every part in chunk order, and how many were computed now."""
+    code = code_digest(normalize, quality, minhash, sys.modules[__name__])
+    unit_params = {"minhash_perm": params.minhash_perm, "shingle_words": params.shingle_words}
+    files, computed = [], 0
+    for part in part_files(extract_dir):
+        key = unit_key("normalize", file_digest(part), unit_params, code)
+        if not cache.has(key):
+            dst = scratch / f"{part.stem}.parquet"
+            compute_unit(part, dst, params, workers)
+            computed += 1
+            cache.put(key, {UNIT_FILE: dst})
+            if cache.root is None:
+                files.append(dst)
+                continue
+        files.append(cache.files(key) / UNIT_FILE)
+    return files, computed
+
+
+def normalize_corpus(
+    extract_dir: Path, params: NormalizeParams, workers: int, out: Path, cache: WorkCache
+) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
+    """Write `<out>/docs.parquet`; return the ledger, corpus facts for stats.json and what
+    this run did (units computed/reused), which depends on the cache and stays out of it."""
+    parts = part_files(extract_dir)
+    if not parts:
+        raise FileNotFoundError(f"{extract_dir}/parts has no *.parquet (run extract first)")
+    near = NearDupIndex(params.minhash_perm, params.near_dup_threshold)
+    enabled = params.near_dup_threshold < 1.0
+    ledger = Ledger("normalize")
+    first_of: dict[str, str] = {}  # exact digest -> id of the kept paper that has it
+    with tempfile.TemporaryDirectory(dir=out) as scratch:
+        units, computed = _units(extract_dir, params, workers, Path(scratch), cache)
+        with ParquetBatchWriter(out / "docs.parquet", DOCS_SCHEMA) as writer:
+            for unit in units:
+                for row in iter_parquet(unit, batch_rows=64):
+                    doc_id, nbytes = row["id"], row["bytes"]
+                    drop = check(Signals(**{k: row[k] for k in _SIGNAL_FIELDS}), params)
+                    if drop is not None:
+                        ledger.drop(doc_id, drop.reason, nbytes, drop.detail)
+                        continue
+                    if row["digest"] in first_of:
+                        ledger.drop(doc_id, "exact_duplicate", nbytes, first_of[row["digest"]])
+                        continue
+                    sig = np.frombuffer(row["minhash"], dtype="<u4")
+                    match = near.find(sig) if enabled else None
+                    if match is not None:
+                        ledger.drop(
+                            doc_id, "near_duplicate", nbytes, f"{match[0]} (jaccard {match[1]:.3f})"
+                        )
+                        continue
+                    first_of[row["digest"]] = doc_id
+                    if enabled:
+                        near.add(doc_id, sig)
+                    ledger.keep(doc_id, nbytes)
+                    writer.write({k: row[k] for k in DOCS_SCHEMA.names})
+    extra = {
+        "parts": len(parts),
+        "near_dup": {"threshold": params.near_dup_threshold, "enabled": enabled}
+        | ({"bands": near.bands, "rows": near.rows} if enabled else {}),
+    }
+    return ledger, extra, {"units_computed": computed, "units_reused": len(parts) - computed}
