@@ -44,7 +44,10 @@ def copy_project(dest: Path) -> None:
         if (ROOT / rel).is_file() and not rel.startswith(("data/", "models/")):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    subprocess.run([*git, "init", "-q"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "bench"], cwd=dest, check=True)
 
 
 def main() -> None:
@@ -60,7 +63,7 @@ def main() -> None:
         for stage in STAGES:
             t0 = time.perf_counter()
             proc = subprocess.run(
-                ["dvc", "repro", "--single-item", stage],
+                ["dvc", "repro", "--force", "--single-item", stage],
                 cwd=dest,
                 env=env,
                 text=True,

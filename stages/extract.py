@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         # stats.json is a function of the inputs only (no timings, workers or cache hits),
         # so the stage's output hash is the same on every machine and every rerun
         summary = ledger.write(out, extra=extra)
+        if summary["kept"]["papers"] == 0:
+            sys.exit(f"extract: no paper yielded text ({summary['dropped']})")
     if cache.root is not None:
         write_json(run, cache.root / "last_run.json")
     print(

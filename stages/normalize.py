@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
         with atomic_dir(args.out_dir) as out:
             ledger, extra, run = normalize_corpus(args.in_dir, params, workers, out, cache)
             summary = ledger.write(out, extra=extra)
+            if summary["kept"]["papers"] == 0:
+                sys.exit(
+                    f"normalize: no paper of {summary['in']['papers']} passed "
+                    f"({summary['dropped']}); check the normalize thresholds"
+                )
     except FileNotFoundError as err:
         sys.exit(f"normalize: {err}")
     if cache.root is not None:  # what this run did: not an output (it depends on the cache)

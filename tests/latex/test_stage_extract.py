@@ -1,6 +1,6 @@
 """The extract stage end to end on hand-built validate parts, with a process pool."""
 
-import importlib.util
+import importlib
 import re
 import shutil
 from pathlib import Path
@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stage():
-    spec = importlib.util.spec_from_file_location("extract_stage", ROOT / "stages/extract.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("stages.extract")
 
 
 def _paper(pid: str, files: dict[str, bytes]) -> dict:

@@ -1,6 +1,6 @@
 """The filter stage on a tiny snapshot: output schema, ids as strings, clear failures."""
 
-import importlib.util
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stage():
-    spec = importlib.util.spec_from_file_location("filter_stage", ROOT / "stages/filter.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("stages.filter")
 
 
 def _line(arxiv_id: str, cats: str, **kw) -> str:

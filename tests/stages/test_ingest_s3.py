@@ -1,7 +1,7 @@
 """`ingest` with `source: s3` on a bucket laid out like s3://arxiv (moto on 127.0.0.1),
 then `filter` and `validate` on what it fetched."""
 
-import importlib.util
+import importlib
 import shutil
 from pathlib import Path
 
@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / f"stages/{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f"stages.{name}")
 
 
 @pytest.fixture

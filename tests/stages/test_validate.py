@@ -1,6 +1,7 @@
 """The validate stage end to end on a hand-built chunk: md5, classification, accounting."""
 
 import gzip
+import importlib
 import io
 import shutil
 import tarfile
@@ -19,12 +20,7 @@ TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
 
 
 def _load_stage():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("validate_stage", ROOT / "stages/validate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("stages.validate")
 
 
 def _chunk(path: Path, members: dict[str, bytes]) -> None:

@@ -1,7 +1,7 @@
 """The normalize stage end to end on hand-built extract parts: drop reasons, exact and near
 de-dup across chunks, per-chunk units reused from the work cache, byte-identical outputs."""
 
-import importlib.util
+import importlib
 import random
 import shutil
 from pathlib import Path
@@ -29,10 +29,7 @@ A_V2 = [_paper(99, 1)[0] if i in (5, 25) else s for i, s in enumerate(A)]  # 2 o
 
 
 def _stage():
-    spec = importlib.util.spec_from_file_location("normalize_stage", ROOT / "stages/normalize.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("stages.normalize")
 
 
 def _part(root: Path, chunk: str, rows: list[tuple[str, str]]) -> None:
@@ -145,3 +142,30 @@ def test_worker_pool_gives_the_same_bytes(project):
     _set(project, workers=2)
     _run(project, cache=False)
     assert _bytes(project) == first
+
+
+def test_empty_result_is_a_clear_message(tmp_path, monkeypatch):
+    params = (ROOT / "params.yaml").read_text().replace("min_chars: 800", "min_chars: 10000000")
+    (tmp_path / "params.yaml").write_text(params)
+    parts = tmp_path / "extract" / "parts"
+    parts.mkdir(parents=True)
+    rows = [
+        {
+            "id": "2301.00001",
+            "domain": "math",
+            "text": "Short.",
+            "main_file": "m.tex",
+            "main_rule": "single_candidate",
+            "encoding": "utf-8",
+            "inputs_resolved": 0,
+            "inputs_missing": 0,
+            "macros_defined": 0,
+            "bytes_in": 6,
+            "chars_out": 6,
+        }
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), parts / "arXiv_src_2301_001.parquet")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"no paper of 1 passed .*too_short"):
+        _stage().main(["extract", "normalize"])
+    assert not (tmp_path / "normalize").exists()

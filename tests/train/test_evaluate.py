@@ -1,4 +1,4 @@
-import importlib.util
+import importlib
 import json
 import math
 import shutil
@@ -17,10 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_stage():
-    spec = importlib.util.spec_from_file_location("evaluate_stage", ROOT / "stages/evaluate.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module("stages.evaluate")
 
 
 @pytest.mark.parametrize(

@@ -266,10 +266,20 @@ def train(
     live = None
     if rank == 0:
         from dvclive import Live
+        from scmrepo.exceptions import SCMError
 
-        live = Live(
-            str(live_dir), resume=resume is not None, dvcyaml=False, save_dvc_exp=False, report=None
-        )
+        try:
+            live = Live(
+                str(live_dir),
+                resume=resume is not None,
+                dvcyaml=False,
+                save_dvc_exp=False,
+                report=None,
+            )
+        except SCMError as err:  # DVCLive 3.49 reads HEAD before checking for commits
+            raise ValueError(
+                f"DVCLive cannot log in this git repository ({err}): commit once first"
+            ) from err
 
     peak = GPU_PEAK_FLOPS if on_gpu else CPU_PEAK_FLOPS_PER_CORE * torch.get_num_threads()
     rows = params.micro_batch * params.grad_accum
