@@ -126,8 +126,7 @@ def test_a_changed_run_starts_fresh(trained, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
-    shard, _ = tiny_data
+def _torchrun_worker(shard: Path, out: Path) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -143,10 +142,16 @@ def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
         "--nproc_per_node=2",
         str(worker),
         str(shard.parent),
-        str(tmp_path),
+        str(out),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
+    shard, _ = tiny_data
+    _torchrun_worker(shard, tmp_path)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     n = ranks[0]["n_params"]
     for r in ranks:
@@ -162,3 +167,51 @@ def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
         "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt",
         "COMPLETE",
     }
+
+
+@pytest.mark.slow
+def test_resume_on_another_world_size_keeps_weights_restarts_optimizer(tiny_data, tmp_path):
+    shard, tok = tiny_data
+    params = tiny_params(max_steps=30, checkpoint_every=30, eval_every=30)
+    train(params, shard, tok, tmp_path / "ckpt", tmp_path / "export", tmp_path / "live", stop_at=15)
+    proc = _torchrun_worker(shard, tmp_path)  # the same run, now on two processes
+    assert "written by 1 process(es), this run has 2" in proc.stdout
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["resumed_from"] for r in ranks] == [15, 15]
+    assert len(ranks[0]["losses"]) == 15
+    assert ranks[0]["losses"][0] < 5.0  # the trained weights were loaded, not a fresh init
+
+
+@pytest.mark.slow
+def test_sigkilled_stage_resumes_from_the_last_complete_checkpoint(tiny_data, tmp_path):
+    import signal
+    import time
+
+    import yaml
+
+    shard, tok = tiny_data
+    root = Path(__file__).resolve().parents[2]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["pretrain"].update(
+        model={"n_layer": 2, "n_head": 2, "d_model": 64, "d_ff": 128, "seq_len": 64},
+        max_steps=120, checkpoint_every=10, eval_every=100, log_every=10, micro_batch=8,
+        phases=[{"name": "all", "fraction": 1.0, "seq_len": 64, "mixture": {"low": 1.0}}],
+    )  # fmt: skip
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(root / "stages/pretrain.py"), str(shard), str(tok),
+           "ckpt", "export", "live"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list((tmp_path / "ckpt").glob("step_000020")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait()
+    done = sorted(p.name for p in (tmp_path / "ckpt").glob("step_*"))
+    assert done and not (tmp_path / "export").exists()
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    resumed = int(done[-1].split("_")[1])
+    assert f"resuming from ckpt/{done[-1]} (step {resumed})" in again.stdout
+    assert "120 steps" in again.stdout
+    assert (tmp_path / "export" / "model.safetensors").is_file()

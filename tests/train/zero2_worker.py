@@ -26,7 +26,7 @@ def main() -> None:
     )
     engine = s["engine"]
     partition = sum(t.numel() for t in engine.optimizer.single_partition_of_fp32_groups)
-    result = {k: s[k] for k in ("rank", "world_size", "losses", "n_params")}
+    result = {k: s[k] for k in ("rank", "world_size", "losses", "n_params", "resumed_from")}
     result.update(
         partition=partition,
         zero_stage=engine.zero_optimization_stage(),

@@ -258,10 +258,26 @@ def train(
     start, state = 0, {"tokens": 0, "loss_spikes": 0, "recent": []}
     if resume is not None:
         start, path, meta = resume
-        engine.load_checkpoint(str(ckpt_dir), tag=path.name, load_lr_scheduler_states=False)
+        saved_world = int(meta.get("world_size", world))
+        # ZeRO-2 partitions the optimizer state by data-parallel rank: a checkpoint of N
+        # processes cannot fill M partitions. Keep the weights, restart Adam's moments.
+        same_world = saved_world == world
+        engine.load_checkpoint(
+            str(ckpt_dir),
+            tag=path.name,
+            load_module_only=not same_world,
+            load_optimizer_states=same_world,
+            load_lr_scheduler_states=False,
+        )
         state = meta["state"]
         if rank == 0:
             print(f"pretrain: resuming from {path} (step {start})")
+            if not same_world:
+                print(
+                    f"pretrain: WARNING: {path} was written by {saved_world} process(es), this "
+                    f"run has {world}: ZeRO-2 optimizer partitions do not carry over, so the "
+                    "weights are loaded and the optimizer state (Adam moments) restarts"
+                )
 
     live = None
     if rank == 0:
