@@ -61,15 +61,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     import torch
 
     from arxiv2lm.params import ModelOverrides
-    from arxiv2lm.train.engine import (
-        CPU_PEAK_FLOPS_PER_CORE,
-        GPU_PEAK_FLOPS,
-        _init_distributed,
-        _param_groups,
-        attention_backend,
-        deepspeed_config,
-    )
+    from arxiv2lm.train.dsconfig import deepspeed_config, param_groups
+    from arxiv2lm.train.engine import _init_distributed
     from arxiv2lm.train.model import GPT, flops_per_token, resolve_model_config
+    from arxiv2lm.train.monitor import CPU_PEAK_FLOPS_PER_CORE, GPU_PEAK_FLOPS, attention_backend
 
     on_gpu = torch.cuda.is_available()
     params = bench_params(args, on_gpu)
@@ -83,7 +78,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         model = GPT(cfg, activation_checkpointing=args.ckpt, checkpoint_every=args.ckpt_every)
     if params.compile:
         model.compile_blocks()
-    groups = _param_groups(model, params.weight_decay)
+    groups = param_groups(model, params.weight_decay)
     client_opt = None if on_gpu else torch.optim.AdamW(groups, lr=params.lr, betas=(0.9, 0.95))
     t0 = time.perf_counter()
     engine, *_ = deepspeed.initialize(

@@ -149,3 +149,37 @@ def test_hashing_reader_sees_every_byte() -> None:
     names = [name for name, _ in iter_chunk(fh)]
     assert names == ["2301/2301.00001.gz", "2301/2301.00002.pdf"]
     assert fh.hexdigest() == hashlib.md5(chunk).hexdigest()
+
+
+def _tar_with(info: tarfile.TarInfo, data: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        main = tarfile.TarInfo("main.tex")
+        main.size = len(TEX)
+        tar.addfile(main, io.BytesIO(TEX))
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data) if data else None)
+    return buf.getvalue()
+
+
+def test_hard_link_member_is_refused() -> None:
+    info = tarfile.TarInfo("copy.tex")
+    info.type = tarfile.LNKTYPE
+    info.linkname = "main.tex"
+    out = classify_member("2301/2301.00020.gz", gz(_tar_with(info)), CAPS)
+    assert isinstance(out, Drop) and out.reason == "unsafe_path" and "link" in out.detail
+
+
+def test_device_member_is_refused() -> None:
+    info = tarfile.TarInfo("dev/sda")
+    info.type = tarfile.BLKTYPE
+    out = classify_member("2301/2301.00021.gz", gz(_tar_with(info)), CAPS)
+    assert isinstance(out, Drop) and out.reason == "unsafe_path" and "device" in out.detail
+
+
+def test_member_name_that_is_not_utf8_is_kept_readable() -> None:
+    info = tarfile.TarInfo("sec/r\udce9sum\udce9.tex")  # latin-1 bytes, surrogate-escaped
+    paper = classify_member("2301/2301.00022.gz", gz(_tar_with(info, b"\\section{R}")), CAPS)
+    assert paper.kind == "tex_project"
+    name = next(p for p in paper.paths if p.startswith("sec/"))
+    assert name.encode("utf-8") and "\ufffd" in name  # valid UTF-8 for Parquet, marked

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from arxiv2lm.train.engine import deepspeed_arch_list, deepspeed_config, train
+from arxiv2lm.train.dsconfig import deepspeed_arch_list, deepspeed_config
+from arxiv2lm.train.engine import train
 from arxiv2lm.train.export import load_export
 
 from .conftest import tiny_params

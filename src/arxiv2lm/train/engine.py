@@ -18,91 +18,32 @@ phase (index into params.phases) and mixture/<bucket> (the bucket probabilities 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import socket
-import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from arxiv2lm.io import fresh_dir
 from arxiv2lm.params import PretrainParams
 from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, phase_at
 from arxiv2lm.tokens.shards import file_sha256
 from arxiv2lm.train import checkpoint as ckpt
+from arxiv2lm.train.dsconfig import deepspeed_arch_list, deepspeed_config, param_groups
 from arxiv2lm.train.export import save_export
 from arxiv2lm.train.model import GPT, flops_per_token, resolve_model_config
+from arxiv2lm.train.monitor import (
+    CPU_PEAK_FLOPS_PER_CORE,
+    GPU_PEAK_FLOPS,
+    attention_backend,
+    eval_loss,
+    track_spikes,
+)
 from arxiv2lm.train.schedule import lr_at
 
-GPU_PEAK_FLOPS = 989e12  # H100 SXM dense bf16
-CPU_PEAK_FLOPS_PER_CORE = 160e9  # nominal AVX-512: 2 FMA units x 16 fp32 lanes x 2 x 2.5 GHz
-SPIKE_FACTOR, SPIKE_WINDOW, SPIKE_MIN = 1.5, 50, 10
 _OWN_ENV = False  # True once this process set the single-process rendezvous env itself
-_ARCH_SUFFIX = re.compile(r"^(\d+\.\d+)[a-z]+")  # "9.0a", "10.0f": arch-specific variants
-
-
-def deepspeed_config(params: PretrainParams, world_size: int, on_gpu: bool) -> dict[str, Any]:
-    """The DeepSpeed JSON, generated from params (the LR is set by our schedule each step).
-
-    >>> deepspeed_config(params, 1, False)["zero_optimization"]["stage"]   # doctest: +SKIP
-    2
-    """
-    if params.zero_stage not in (0, 1, 2):
-        raise ValueError(f"zero_stage {params.zero_stage}: the export supports ZeRO 0, 1 or 2")
-    cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": params.micro_batch,
-        "gradient_accumulation_steps": params.grad_accum,
-        "train_batch_size": params.micro_batch * params.grad_accum * world_size,
-        "gradient_clipping": params.grad_clip,
-        "bf16": {"enabled": params.bf16},
-        "zero_optimization": {
-            "stage": params.zero_stage,
-            "contiguous_gradients": on_gpu,
-            "overlap_comm": on_gpu,  # CUDA streams; nothing to overlap on CPU
-        },
-        "steps_per_print": 10**9,
-        "wall_clock_breakdown": False,
-    }
-    if on_gpu:
-        cfg["optimizer"] = {
-            "type": "Adam",  # FusedAdam; needs TORCH_CUDA_ARCH_LIST=9.0 on the H100 image
-            "params": {
-                "lr": params.lr,
-                "betas": [0.9, 0.95],
-                "eps": 1e-8,
-                "weight_decay": params.weight_decay,
-                "adam_w_mode": True,
-            },
-        }
-    else:
-        # DeepSpeed's CPU Adam op compiles for minutes; a client torch AdamW needs this flag.
-        cfg["zero_force_ds_cpu_optimizer"] = False
-    return cfg
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Decay matrices only (nanoGPT): norms' gains stay undecayed."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
-
-
-def deepspeed_arch_list(value: str) -> str:
-    """TORCH_CUDA_ARCH_LIST as DeepSpeed's JIT builder can read it: no arch-specific suffixes.
-
-    DeepSpeed 0.19.8 parses each entry as integers, so the "9.0a" that CUDA images set fails
-    FusedAdam's build with `invalid literal for int() with base 10: '0a'`; "9.0" runs on H100.
-
-    >>> deepspeed_arch_list("8.0;9.0a 10.0+PTX")
-    '8.0;9.0;10.0+PTX'
-    """
-    return ";".join(_ARCH_SUFFIX.sub(r"\1", cc) for cc in value.replace(" ", ";").split(";") if cc)
 
 
 def _free_port() -> int:
@@ -143,43 +84,6 @@ def _init_distributed(on_gpu: bool) -> Any:
             deepspeed.ops.__compatible_ops__[shm.NAME] = False
     deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo", verbose=False)
     return deepspeed
-
-
-@contextlib.contextmanager
-def attention_backend(on_gpu: bool) -> Iterator[None]:
-    """On CPU the math SDPA kernel trains the tiny model ~30% faster than the flash one in bf16."""
-    if on_gpu:
-        yield
-    else:
-        with sdpa_kernel(SDPBackend.MATH):
-            yield
-
-
-@torch.no_grad()
-def eval_loss(model: GPT, batches: Iterator[Any], device: torch.device) -> float:
-    """Mean next-token loss over the (B, T+1) batches, weighted by tokens."""
-    was_training = model.training
-    model.eval()
-    total, n = 0.0, 0
-    for xy in batches:
-        xy = torch.as_tensor(xy, device=device)
-        total += model(xy[:, :-1], xy[:, 1:]).item() * xy[:, 1:].numel()
-        n += xy[:, 1:].numel()
-    model.train(was_training)
-    return total / max(n, 1)
-
-
-def track_spikes(state: dict[str, Any], loss: float) -> None:
-    """Count `loss` as a spike if it exceeds SPIKE_FACTOR x the median of the recent losses.
-
-    >>> s = {"loss_spikes": 0, "recent": [2.0] * 10}
-    >>> track_spikes(s, 3.5); s["loss_spikes"]
-    1
-    """
-    recent = state["recent"]
-    if len(recent) >= SPIKE_MIN and loss > SPIKE_FACTOR * statistics.median(recent):
-        state["loss_spikes"] += 1
-    state["recent"] = (recent + [loss])[-SPIKE_WINDOW:]
 
 
 def _save_checkpoint(
@@ -242,7 +146,7 @@ def train(
         model.compile_blocks()  # in place: checkpoint and export keys stay unprefixed
     layout = [[name, list(p.shape)] for name, p in model.named_parameters()]
     run_hash = ckpt.run_hash(params, cfg, train_set.meta, layout)
-    groups = _param_groups(model, params.weight_decay)
+    groups = param_groups(model, params.weight_decay)
     client_opt = None if on_gpu else torch.optim.AdamW(groups, lr=params.lr, betas=(0.9, 0.95))
     engine, *_ = deepspeed.initialize(
         model=model,

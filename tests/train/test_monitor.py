@@ -1,0 +1,30 @@
+import torch
+
+from arxiv2lm.train.model import GPT, ModelConfig
+from arxiv2lm.train.monitor import SPIKE_MIN, eval_loss, track_spikes
+
+
+def test_spikes_counted_against_the_recent_median() -> None:
+    state = {"loss_spikes": 0, "recent": []}
+    for _ in range(SPIKE_MIN - 1):
+        track_spikes(state, 2.0)
+    track_spikes(state, 9.0)  # too early: fewer than SPIKE_MIN losses seen
+    assert state["loss_spikes"] == 0
+    track_spikes(state, 2.9)  # below 1.5 x median 2.0
+    track_spikes(state, 3.1)
+    assert state["loss_spikes"] == 1
+
+
+def test_eval_loss_is_token_weighted_and_restores_train_mode() -> None:
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(vocab_size=32, n_layer=1, n_head=1, d_model=16, d_ff=32, seq_len=8))
+    model.train()
+    batches = [torch.randint(0, 32, (2, 9)), torch.randint(0, 32, (1, 9))]
+    got = eval_loss(model, iter(batches), torch.device("cpu"))
+    with torch.no_grad():
+        model.eval()
+        losses = [model(b[:, :-1], b[:, 1:]).item() for b in batches]
+    assert abs(got - (2 * losses[0] + losses[1]) / 3) < 1e-5
+    model.train()
+    eval_loss(model, iter(batches), torch.device("cpu"))
+    assert model.training
