@@ -6,7 +6,7 @@
 `bash bench/gpu_pretrain.sh` runs the rows of issue 6 (paper-1.36b, seq 2048, one H100) and
 prints the table. Each row is its own process, so its peak memory is its own. The path is the
 pretrain stage's: `deepspeed_config` (ZeRO-2, bf16, FusedAdam on GPU), `_init_distributed`,
-`_param_groups`, `GPT(..., activation_checkpointing)` and `compile_blocks()` for `compile`,
+`param_groups`, `GPT(..., activation_checkpointing)` and `compile_blocks()` for `compile`,
 `engine(x, y)` / `engine.backward` / `engine.step` per step, on random tokens over the
 preset's vocab (no shards needed, no DVCLive). It prints one JSON line: mean step time over
 `--steps` after `--warmup` (the first step includes compiling), tokens/s, MFU (6N + 12*L*d*T
@@ -45,6 +45,7 @@ def bench_params(args: argparse.Namespace, on_gpu: bool) -> PretrainParams:
         zero_stage=2,
         bf16=True,
         activation_checkpointing=args.ckpt,
+        activation_checkpoint_every=args.ckpt_every,
         compile=args.compile,
         log_every=1,
         eval_every=10**9,
