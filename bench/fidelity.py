@@ -16,10 +16,10 @@ from pathlib import Path
 
 from arxiv2lm.latex.project import ExtractResult, extract_paper
 from arxiv2lm.params import ExtractParams
+from arxiv2lm.sources.archives import read_folder
 from arxiv2lm.text.normalize import normalize_text
 from arxiv2lm.text.quality import signals
 
-TEX_EXTS = (".tex", ".ltx", ".latex", ".bbl", ".sty", ".cls")
 PARAMS = ExtractParams(
     keep_title=True, keep_abstract=True, keep_appendix=True, keep_bibliography=False,
     max_input_depth=8, max_expanded_mb=8.0, max_macro_expansions=20000, timeout_s=0, workers=1,
@@ -27,14 +27,6 @@ PARAMS = ExtractParams(
 _MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:\\.|[^$\\])+?\$", re.S)
 _CMD = re.compile(r"\\[A-Za-z]+")
 REPEATS = 3  # timing: best of 3 runs
-
-
-def read_paper(folder: Path) -> tuple[list[str], list[bytes]]:
-    files = sorted(
-        f for f in folder.rglob("*")
-        if f.is_file() and (f.suffix.lower() in TEX_EXTS or f.name.startswith("00README"))
-    )  # fmt: skip
-    return [f.relative_to(folder).as_posix() for f in files], [f.read_bytes() for f in files]
 
 
 def main() -> None:
@@ -46,7 +38,7 @@ def main() -> None:
     total_bytes, tex_bytes, total_s = 0, 0, 0.0
     leftovers: Counter[str] = Counter()
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        paths, contents = read_paper(folder)
+        paths, contents = read_folder(folder)
         best = float("inf")
         for _ in range(REPEATS):
             t0 = time.perf_counter()

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from arxiv2lm.io import atomic_dir, write_json
+from arxiv2lm.io import atomic_dir
 from arxiv2lm.latex.corpus import extract_corpus
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.workcache import WorkCache
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         summary = ledger.write(out, extra=extra)
         if summary["kept"]["papers"] == 0:
             sys.exit(f"extract: no paper yielded text ({summary['dropped']})")
-    if cache.root is not None:
-        write_json(run, cache.root / "last_run.json")
+    cache.record_run(run)
     print(
         f"extract: kept {summary['kept']['papers']} of {summary['in']['papers']} papers in "
         f"{time.perf_counter() - start:.1f} s with {workers} workers "

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arxiv2lm.io import atomic_dir, write_json
+from arxiv2lm.io import atomic_dir
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.text.corpus import normalize_corpus
 from arxiv2lm.workcache import WorkCache
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
     except FileNotFoundError as err:
         sys.exit(f"normalize: {err}")
-    if cache.root is not None:  # what this run did: not an output (it depends on the cache)
-        write_json(run, cache.root / "last_run.json")
+    cache.record_run(run)
     print(
         f"normalize: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
         f"from {extra['parts']} chunks ({run['units_computed']} computed, "

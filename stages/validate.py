@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from arxiv2lm.io import atomic_dir, iter_parquet, write_json
+from arxiv2lm.io import atomic_dir, iter_parquet
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.sources.chunks import ChecksumError
 from arxiv2lm.sources.manifest import MANIFEST
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(f"validate: no paper has usable TeX sources ({summary['dropped']})")
     except (ChecksumError, FileNotFoundError, ValueError) as err:
         sys.exit(f"validate: {err}")
-    if cache.root is not None:  # what this run did: not an output (it depends on the cache)
-        write_json(run, cache.root / "last_run.json")
+    cache.record_run(run)
     print(
         f"validate: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
         f"from {extra['chunks']} chunks ({run['units_computed']} computed, "

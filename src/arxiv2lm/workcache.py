@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from arxiv2lm.io import atomic_path, iter_parquet
+from arxiv2lm.io import atomic_path, iter_parquet, write_json
 
 PARTS = "parts"  # per-chunk outputs live in <stage dir>/parts/<chunk>.parquet
 
@@ -78,6 +78,12 @@ class WorkCache:
 
     def files(self, key: str) -> Path:
         return self._dir(key)
+
+    def record_run(self, run: dict[str, Any]) -> None:
+        """Write what this run did (units computed/reused) to `<root>/last_run.json`. It
+        depends on the cache, so it is never part of a stage's outputs."""
+        if self.root is not None:
+            write_json(run, self.root / "last_run.json")
 
     def put(self, key: str, files: dict[str, Path]) -> None:
         """Store finished files under `key` (moved in, then marked complete)."""

@@ -15,11 +15,11 @@ from arxiv2lm.latex.comments import strip_comments
 from arxiv2lm.latex.encoding import decode
 from arxiv2lm.latex.macros import iter_definitions
 from arxiv2lm.latex.project import ExtractResult, extract_paper
+from arxiv2lm.sources.archives import read_folder
 
 from .conftest import make_params
 
 PAPERS = Path(__file__).resolve().parents[2].parent / "shared/realdata/papers"
-TEX_EXTS = (".tex", ".ltx", ".latex", ".bbl", ".sty", ".cls")
 _COMMENT = re.compile(r"(?<!\\)%(.*)$", re.M)
 
 
@@ -30,19 +30,10 @@ def _folders() -> list[tuple[str, str]]:
         return [(r["folder"], r["main_tex"]) for r in csv.DictReader(fh, delimiter="\t")]
 
 
-def read_paper(folder: Path) -> tuple[list[str], list[bytes]]:
-    """The TeX-relevant files of a paper folder, as the validate stage would keep them."""
-    files = sorted(
-        f for f in folder.rglob("*")
-        if f.is_file() and (f.suffix.lower() in TEX_EXTS or f.name.startswith("00README"))
-    )  # fmt: skip
-    return [f.relative_to(folder).as_posix() for f in files], [f.read_bytes() for f in files]
-
-
 @pytest.mark.skipif(not _folders(), reason=f"{PAPERS} absent")
 @pytest.mark.parametrize("folder,main_tex", _folders() or [("none", "none")])
 def test_real_paper(folder: str, main_tex: str) -> None:
-    paths, contents = read_paper(PAPERS / folder)
+    paths, contents = read_folder(PAPERS / folder)
     r = extract_paper(paths, contents, make_params())
     assert isinstance(r, ExtractResult), r
     assert r.text.strip()

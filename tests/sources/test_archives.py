@@ -183,3 +183,15 @@ def test_member_name_that_is_not_utf8_is_kept_readable() -> None:
     assert paper.kind == "tex_project"
     name = next(p for p in paper.paths if p.startswith("sec/"))
     assert name.encode("utf-8") and "\ufffd" in name  # valid UTF-8 for Parquet, marked
+
+
+def test_read_folder_keeps_what_validate_keeps(tmp_path) -> None:
+    from arxiv2lm.sources.archives import read_folder
+
+    (tmp_path / "sec").mkdir()
+    for name, data in {"main.tex": TEX, "sec/a.TEX": b"A", "refs.bib": b"@x", "00README": b"",
+                       "fig.png": b"\x89PNG", "m.bbl": b"B"}.items():  # fmt: skip
+        (tmp_path / name).write_bytes(data)
+    paths, contents = read_folder(tmp_path)
+    assert paths == ["00README", "m.bbl", "main.tex", "sec/a.TEX"]
+    assert contents[2] == TEX

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import posixpath
 import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from arxiv2lm.ledger import Drop
@@ -51,6 +53,14 @@ class Paper:
 def is_tex_relevant(path: str) -> bool:
     name = posixpath.basename(path).lower()
     return name.endswith(TEX_SUFFIXES) or name.startswith("00readme")
+
+
+def read_folder(folder: str | os.PathLike[str]) -> tuple[list[str], list[bytes]]:
+    """The TeX-relevant files of an unpacked project folder (paths, bytes), kept by the same
+    rule as a chunk member's, for running extract on local papers."""
+    root = Path(folder)
+    files = sorted(f for f in root.rglob("*") if f.is_file() and is_tex_relevant(f.name))
+    return [f.relative_to(root).as_posix() for f in files], [f.read_bytes() for f in files]
 
 
 def safe_name(name: str) -> str:
