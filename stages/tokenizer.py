@@ -5,7 +5,9 @@
 
 Reads data/normalize/docs.parquet (twice, streaming: ids and sizes, then the chosen texts),
 writes data/tokenizer/{tokenizer.model, tokenizer.vocab, stats.json} and the small metrics
-file reports/tokenizer.json. Params: the `tokenizer:` section of params.yaml.
+file reports/tokenizer.json. Params: the `tokenizer:` section of params.yaml, and the
+`shard:` section's `val_fraction` and `split_salt`: the tokenizer trains on the shard
+stage's train split only and is scored on papers of its val split.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokeniz
 MAX_EVAL_BYTES = 8 * 2**20  # held-out text scored per tokenizer: enough for 4 decimals
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("normalize_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("metrics_json", type=Path)
     ap.add_argument("plot_csv", type=Path, help="tokens per char/word, ours vs the baseline")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     try:
         p = load_params("tokenizer")
+        shard = load_params("shard")
     except ParamsError as err:
         sys.exit(f"tokenizer: {err}")
     docs = args.normalize_dir / "docs.parquet"
@@ -41,7 +44,11 @@ def main() -> None:
         sys.exit(f"tokenizer: {docs} not found (run the normalize stage first)")
 
     ids = ((r["id"], r["bytes"]) for r in iter_parquet(docs, ["id", "bytes"]))
-    train_ids, held_ids = plan_sample(ids, p, MAX_EVAL_BYTES)
+    try:
+        plan = plan_sample(ids, p, MAX_EVAL_BYTES, shard.val_fraction, shard.split_salt)
+    except ValueError as err:  # a val_fraction or heldout_fraction out of range
+        sys.exit(f"tokenizer: {err}")
+    train_ids, held_ids = plan.train, plan.heldout
     wanted = set(train_ids) | set(held_ids)
     texts: dict[str, tuple[str, str]] = {
         r["id"]: (r["domain"], r["text"])
@@ -66,7 +73,13 @@ def main() -> None:
                 stats["top50_commands"],
             )
             train_s = stats.pop("train_s")  # timings stay out of outputs: same inputs, same hash
-            stats.update(params=dataclasses.asdict(p), heldout=ours, baseline=base)
+            stats.update(
+                params=dataclasses.asdict(p),
+                split={"val_fraction": shard.val_fraction, "split_salt": shard.split_salt},
+                heldout_split=plan.heldout_split,
+                heldout=ours,
+                baseline=base,
+            )
             write_json(stats, out / "stats.json")
     except ValueError as err:
         sys.exit(f"tokenizer: {err}")
@@ -74,7 +87,8 @@ def main() -> None:
     write_csv(metrics.comparison_rows(ours, base), metrics.COMPARE_FIELDS, args.plot_csv)
     print(
         f"tokenizer: {p.model_type} vocab {p.vocab_size} on {stats['sample_bytes']} bytes "
-        f"in {train_s:.1f}s; held-out tokens/char {ours['tokens_per_char']} "
+        f"in {train_s:.1f}s; {len(held_ids)} held-out {plan.heldout_split} papers: "
+        f"tokens/char {ours['tokens_per_char']} "
         f"(baseline {base['tokens_per_char']}), round trip {ours['roundtrip_rate']}"
     )
 

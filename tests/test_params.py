@@ -54,10 +54,12 @@ def test_literal_choices_checked() -> None:
 
 def test_nested_dataclasses_and_lists() -> None:
     p = parse_section("pretrain", _section("pretrain"))
-    assert p.model.n_layer is None
+    assert p.model.n_layer is None and p.phases is None  # the preset's
+    phase = {"name": "a", "fraction": 1.0, "seq_len": 64, "mixture": {"low": 0.6}}
+    p = parse_section("pretrain", _section("pretrain") | {"phases": [phase]})
     assert p.phases[0].mixture["low"] == pytest.approx(0.6)
     bad = _section("pretrain")
-    bad["phases"] = [dict(bad["phases"][0], seq_len="long")]
+    bad["phases"] = [dict(phase, seq_len="long")]
     with pytest.raises(ParamsError, match=r"pretrain\.phases\[0\]\.seq_len"):
         parse_section("pretrain", bad)
     bad = _section("pretrain") | {"model": {"n_layers": 2}}
@@ -75,3 +77,36 @@ def test_workers() -> None:
     assert resolve_workers(0) >= 1
     with pytest.raises(ParamsError):
         resolve_workers(-1)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("lr", 0.0, r"pretrain\.lr: 0\.0 must be > 0"),
+        ("lr", -1e-3, r"pretrain\.lr: -0\.001 must be > 0"),
+        ("min_lr", 0.0, r"pretrain\.min_lr: 0\.0 must be > 0"),
+        ("min_lr", 1.0, r"pretrain\.min_lr: 1\.0 is above lr"),
+        ("max_steps", 0, r"pretrain\.max_steps: 0 must be >= 1"),
+        ("global_batch", 0, r"pretrain\.global_batch: 0 must be >= 1"),
+        ("cpu_processes", 0, r"pretrain\.cpu_processes: 0 must be >= 1"),
+        ("threads", -1, r"pretrain\.threads: -1 must be >= 0"),
+        ("phases", [], r"pretrain\.phases: needs at least one phase"),
+    ],
+)
+def test_pretrain_ranges_are_checked_by_the_loader(key: str, value: object, message: str) -> None:
+    raw = _section("pretrain") | {"lr": 3e-3, key: value}
+    with pytest.raises(ParamsError, match=message):
+        parse_section("pretrain", raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"seq_len": 0}, r"evaluate: seq_len 0 must be >= 1"),
+        ({"max_docs": -1}, r"evaluate: max_docs -1 must be >= 0"),
+        ({"batch_size": 0}, r"evaluate: batch_size 0 must be >= 1"),
+    ],
+)
+def test_evaluate_ranges_are_checked_by_the_loader(raw: dict, message: str) -> None:
+    with pytest.raises(ParamsError, match=message):
+        parse_section("evaluate", _section("evaluate") | raw)

@@ -30,7 +30,7 @@ SMALL = {
     ("pretrain", "eval_every"): 20,
     ("pretrain", "checkpoint_every"): 20,
     ("pretrain", "log_every"): 5,
-    ("evaluate", "batches"): 4,
+    ("evaluate", "max_docs"): 8,
 }
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,12 @@ def test_repro_produces_reports_and_a_falling_loss(project: Path) -> None:
         assert (project / "reports" / name).stat().st_size > 0, name
     assert (project / "reports" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
     ev = json.loads((project / "reports" / "evaluate.json").read_text())
-    assert ev, "evaluate wrote no metrics"
+    assert ev["docs"] == 8 and ev["bits_per_byte"] > 0 and ev["math"]["tokens"] > 0
+    hf = project / "models" / "hf"
+    assert json.loads((hf / "config.json").read_text())["model_type"] == "llama"
+    card = (hf / "README.md").read_text()
+    head = run(project, "git", "rev-parse", "HEAD~1").stdout.strip()  # the repro ran there
+    assert head in card and "bits_per_byte" in card and "papers in" in card
     val = (project / "reports/pretrain/plots/metrics/val/loss.tsv").read_text().splitlines()[1:]
     losses = [float(line.split("\t")[-1]) for line in val]
     assert len(losses) >= 2 and losses[-1] < losses[0]

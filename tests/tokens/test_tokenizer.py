@@ -1,14 +1,22 @@
-"""Tokenizer training: exact round trips, atomic LaTeX symbols, determinism, refusals."""
+"""Tokenizer training: exact round trips, atomic LaTeX symbols, determinism, refusals,
+and a sample drawn from the shard stage's train split only."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sentencepiece as spm
+import yaml
 
+from arxiv2lm.io import read_json
 from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.shards import split_of
 from arxiv2lm.tokens.symbols import mine_latex_symbols
 from arxiv2lm.tokens.tokenizer import (
     MAX_SENTENCE_CHARS,
@@ -20,6 +28,9 @@ from arxiv2lm.tokens.tokenizer import (
 )
 
 from .conftest import corpus_docs, make_params
+
+ROOT = Path(__file__).resolve().parents[2]
+IDS = [f"2301.{i:05d}" for i in range(2000)]
 
 TRICKY = [
     "",
@@ -114,21 +125,85 @@ def test_long_lines_are_cut() -> None:
     assert [len(p) for p in parts] == [MAX_SENTENCE_CHARS, 5, 3]
 
 
-def test_heldout_is_stable_and_disjoint() -> None:
-    ids = [f"2301.{i:05d}" for i in range(2000)]
-    params = make_params(heldout_fraction=0.1, sample_mb=1.0)
-    train, held = plan_sample(((i, 10) for i in ids), params, 10**9)
-    assert not set(train) & set(held)
-    assert set(train) | set(held) == set(ids)
-    assert 150 < len(held) < 250
-    assert all(is_heldout(i, 0.1, 7) for i in held)
-    assert plan_sample(((i, 10) for i in ids), params, 10**9) == (train, held)
+def _plan(val_fraction: float = 0.1, salt: str = "s", **changes: object) -> tuple:
+    params = make_params(**{"heldout_fraction": 0.05, "sample_mb": 1.0, **changes})
+    return plan_sample(((i, 10) for i in IDS), params, 10**9, val_fraction, salt)
+
+
+def _val(val_fraction: float = 0.1, salt: str = "s") -> set[str]:
+    return {i for i in IDS if split_of(i, val_fraction, salt) == "val"}
+
+
+def test_sample_never_includes_a_val_paper() -> None:
+    plan = _plan()
+    assert 150 < len(_val()) < 250
+    assert not set(plan.train) & _val()
+    # sample_mb holds every paper here: the sample is exactly the train split
+    assert set(plan.train) == set(IDS) - _val()
+
+
+def test_heldout_comes_from_val_and_is_never_trained_on() -> None:
+    plan = _plan()
+    assert plan.heldout_split == "val"
+    assert not set(plan.heldout) & set(plan.train)
+    # heldout_fraction 0.05 of the corpus out of a 0.1 val split: half the val papers
+    assert set(plan.heldout) == {i for i in _val() if is_heldout(i, 0.5, 7)}
+    assert 0.4 < len(plan.heldout) / len(_val()) < 0.6
+    assert plan == _plan()
+
+
+def test_val_split_is_split_of() -> None:
+    # heldout_fraction >= val_fraction scores the whole val split (and no more)
+    for heldout_fraction in (0.1, 0.5):
+        plan = _plan(heldout_fraction=heldout_fraction)
+        assert set(plan.heldout) == _val()
+        assert set(plan.train) | set(plan.heldout) == set(IDS)
+
+
+def test_changing_the_salt_changes_the_sample() -> None:
+    a, b = _plan(salt="a"), _plan(salt="b")
+    assert set(a.train) != set(b.train)
+    assert set(a.heldout) != set(b.heldout)
+    assert not set(b.train) & _val(salt="b")
+    assert set(a.train) & _val(salt="b")  # what salt "b" validates on, salt "a" trained on
+
+
+def test_no_val_split_holds_out_part_of_train() -> None:
+    plan = _plan(val_fraction=0.0, heldout_fraction=0.1)
+    assert plan.heldout_split == "train"
+    assert not set(plan.train) & set(plan.heldout)
+    assert set(plan.train) | set(plan.heldout) == set(IDS)
+    assert set(plan.heldout) == {i for i in IDS if is_heldout(i, 0.1, 7)}
+    assert 150 < len(plan.heldout) < 250
+
+
+def test_a_val_split_drawn_empty_falls_back_to_train() -> None:
+    # 0.001 of 5 papers: the hash puts none of them in val
+    ids = IDS[:5]
+    assert not {i for i in ids if split_of(i, 0.001, "s") == "val"}
+    params = make_params(heldout_fraction=0.5)
+    plan = plan_sample(((i, 10) for i in ids), params, 10**9, 0.001, "s")
+    assert plan.heldout_split == "train"
+    assert set(plan.heldout) == {i for i in ids if is_heldout(i, 0.5, 7)}
+    assert set(plan.train) == set(ids) - set(plan.heldout)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"val_fraction": 1.0}, "val_fraction 1.0 must be in"),
+        ({"heldout_fraction": 1.5}, "heldout_fraction 1.5 must be in"),
+    ],
+)
+def test_fractions_out_of_range_are_refused(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _plan(**changes)
 
 
 def test_sample_is_bounded_by_sample_mb() -> None:
     params = make_params(heldout_fraction=0.0, sample_mb=1.0)
-    train, _ = plan_sample(((f"id{i}", 2**18) for i in range(10)), params, 0)
-    assert len(train) == 4
+    plan = plan_sample(((f"id{i}", 2**18) for i in range(10)), params, 0, 0.0, "s")
+    assert len(plan.train) == 4
 
 
 @pytest.mark.parametrize(
@@ -178,3 +253,50 @@ def test_comparison_rows_put_ours_beside_the_baseline() -> None:
         ("math · project", 0.3),
         ("math · baseline", 0.4),
     ]
+
+
+def _stage_project(root: Path, val_fraction: float, salt: str) -> list[str]:
+    """params.yaml with a tiny tokenizer and the given split, and a docs.parquet of 60
+    papers whose first line is their id; returns the ids."""
+    doc = yaml.safe_load((ROOT / "params.yaml").read_text())
+    doc["tokenizer"].update(
+        vocab_size=400, n_mined_symbols=12, character_coverage=1.0, heldout_fraction=0.05, seed=7
+    )
+    doc["shard"].update(val_fraction=val_fraction, split_salt=salt)
+    (root / "params.yaml").write_text(yaml.safe_dump(doc))
+    ids = [f"2301.{i:05d}" for i in range(60)]
+    texts = [f"paper {i}\n{body}" for i, body in zip(ids, corpus_docs(60), strict=True)]
+    (root / "normalize").mkdir(exist_ok=True)
+    table = pa.table({"id": ids, "domain": ["math"] * len(ids), "text": texts,
+                      "bytes": [len(t.encode()) for t in texts]})  # fmt: skip
+    pq.write_table(table, root / "normalize/docs.parquet")
+    return ids
+
+
+def test_stage_trains_on_the_train_split_and_scores_val(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = importlib.import_module("stages.tokenizer")
+    trained_on: list[str] = []
+
+    def spy(texts: list[str], *args: object, **kwargs: object) -> dict:
+        trained_on[:] = [t.split("\n", 1)[0].removeprefix("paper ") for t in texts]
+        return train_tokenizer(texts, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stage, "train_tokenizer", spy)
+    monkeypatch.chdir(tmp_path)
+    argv = ["normalize", "tokenizer", "reports/tokenizer.json", "reports/tokenizer.csv"]
+    seen = {}
+    for salt in ("a", "b"):
+        ids = _stage_project(tmp_path, 0.25, salt)
+        val = {i for i in ids if split_of(i, 0.25, salt) == "val"}
+        stage.main(argv)
+        stats = read_json(tmp_path / "tokenizer/stats.json")
+        assert set(trained_on) == set(ids) - val  # the whole train split, no val paper
+        held = {i for i in val if is_heldout(i, 0.05 / 0.25, 7)}
+        assert stats["heldout"]["docs"] == len(held)
+        assert stats["heldout_split"] == "val"
+        assert stats["split"] == {"val_fraction": 0.25, "split_salt": salt}
+        seen[salt] = set(trained_on)
+        shutil.rmtree(tmp_path / "tokenizer")
+    assert seen["a"] != seen["b"]

@@ -7,6 +7,7 @@ the shard stage lays them out (raw uint16 bins, index parquet, meta.json).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 from pathlib import Path
@@ -121,34 +122,29 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def tiny_params(**changes: object) -> PretrainParams:
-    """Pretrain params for a model small enough to train dozens of steps in seconds."""
+    """`params.yaml`'s pretrain section for a model small enough to train dozens of steps in
+    seconds: the file's values with the sizes, steps and cadence below replaced."""
+    from arxiv2lm.params import load_params
+
+    root = Path(__file__).resolve().parents[2]
     base = dict(
-        preset="tiny",
         model=ModelOverrides(n_layer=2, n_head=2, d_model=64, d_ff=128, seq_len=64),
-        gpus=0,
         micro_batch=8,
-        grad_accum=1,
+        global_batch=8,
         max_steps=40,
         lr=3e-3,
         min_lr=3e-4,
         warmup_steps=5,
-        weight_decay=0.1,
-        grad_clip=1.0,
-        zero_stage=2,
-        bf16=True,
-        activation_checkpointing=True,
-        activation_checkpoint_every=1,
-        compile=False,
         log_every=10,
         eval_every=20,
         eval_batches=2,
         checkpoint_every=20,
         keep_checkpoints=2,
-        seed=1337,
+        threads=1,
         phases=[
             Phase("short", 0.25, 32, {"low": 0.6, "mid": 0.3, "high": 0.1}),
             Phase("long", 0.75, 64, {"low": 0.34, "mid": 0.33, "high": 0.33}),
         ],
     )
     base.update(changes)
-    return PretrainParams(**base)  # type: ignore[arg-type]
+    return dataclasses.replace(load_params("pretrain", root / "params.yaml"), **base)

@@ -1,16 +1,23 @@
+import dataclasses
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from arxiv2lm.train.dsconfig import deepspeed_arch_list, deepspeed_config
-from arxiv2lm.train.engine import train
+from arxiv2lm.train import checkpoint as ckpt
+from arxiv2lm.train.dsconfig import client_optimizer, deepspeed_arch_list, deepspeed_config
+from arxiv2lm.train.engine import train, truncate_history
 from arxiv2lm.train.export import load_export
+from arxiv2lm.train.recipe import resolve_recipe
+from stages.pretrain import WORKER_ENV
 
 from .conftest import tiny_params
 
@@ -24,8 +31,13 @@ def test_loss_falls_on_the_tiny_corpus(trained):
 
 def test_generated_config_is_what_the_engine_runs(trained):
     p = trained["params"]
-    cfg = deepspeed_config(p, world_size=1, on_gpu=False)
+    cfg = deepspeed_config(p, trained["summary"]["recipe"], on_gpu=False)
     engine = trained["summary"]["engine"]
+    # gradients accumulate and reduce in fp32, in 2e8-element buckets
+    assert cfg["data_types"] == {"grad_accum_dtype": "fp32"}
+    assert engine.get_data_types()[1] is torch.float32
+    assert cfg["zero_optimization"]["reduce_bucket_size"] == 200_000_000
+    assert engine.zero_reduce_bucket_size() == engine.zero_allgather_bucket_size() == 200_000_000
     assert engine.zero_optimization_stage() == cfg["zero_optimization"]["stage"] == 2
     assert engine.bfloat16_enabled() is cfg["bf16"]["enabled"] is True
     assert engine.gradient_accumulation_steps() == cfg["gradient_accumulation_steps"] == 1
@@ -34,13 +46,20 @@ def test_generated_config_is_what_the_engine_runs(trained):
     assert isinstance(engine.optimizer.optimizer, torch.optim.AdamW)  # the client optimizer
 
 
-def test_gpu_config_uses_fused_adam_and_overlap():
-    cfg = deepspeed_config(tiny_params(grad_accum=4, micro_batch=2), world_size=8, on_gpu=True)
-    assert cfg["optimizer"]["type"] == "Adam"
+def test_gpu_config_overlaps_and_picks_the_optimizer():
+    p = tiny_params(global_batch=64, micro_batch=2)
+    recipe = resolve_recipe(p, 400, 8)
+    cfg = deepspeed_config(p, recipe, on_gpu=True)
+    assert "optimizer" not in cfg  # torch AdamW (fused) through the client-optimizer path
     assert cfg["zero_optimization"]["overlap_comm"] is True
-    assert cfg["train_batch_size"] == 2 * 4 * 8
+    assert (cfg["train_batch_size"], cfg["gradient_accumulation_steps"]) == (64, 4)
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(2))]}]
+    assert client_optimizer(p, groups, 1e-3, on_gpu=False).defaults["fused"] is False
+    fused = dataclasses.replace(p, optimizer="ds_fused_adam")
+    assert deepspeed_config(fused, recipe, on_gpu=True)["optimizer"]["type"] == "Adam"
+    assert client_optimizer(fused, groups, 1e-3, on_gpu=True) is None
     with pytest.raises(ValueError, match="zero_stage 3"):
-        deepspeed_config(tiny_params(zero_stage=3), 1, False)
+        deepspeed_config(tiny_params(zero_stage=3), recipe, False)
 
 
 @pytest.mark.parametrize(
@@ -94,39 +113,85 @@ def test_dvclive_metrics_and_checkpoints(trained):
     metrics = json.loads((trained["live"] / "metrics.json").read_text())
     assert metrics["step"] == 40 and metrics["phase"] == 1
     assert metrics["val"]["loss"] == pytest.approx(trained["summary"]["val_loss"])
-    assert {"lr", "grad_norm", "tokens", "tokens_per_s", "mfu", "loss_spikes"} <= set(metrics)
+    assert {"lr", "grad_norm", "tokens", "tokens_per_s", "loss_spikes"} <= set(metrics)
+    assert "mfu" not in metrics  # no known peak FLOP/s on a CPU
+    assert metrics["tokens"] == trained["summary"]["tokens"]
+    # tokens per bucket over both phases add up to every token trained on
+    assert sum(b["tokens"] for b in metrics["data"].values()) == metrics["tokens"]
+    assert all(b["epochs"] > 0 for b in metrics["data"].values())
     assert (trained["live"] / "plots" / "metrics" / "train" / "loss.tsv").is_file()
-    assert sorted(p.name for p in trained["ckpt"].glob("step_*")) == ["step_000020", "step_000040"]
+    run = trained["summary"]["run_dir"]
+    run_hash = json.loads((trained["export"] / "config.json").read_text())["run_hash"]
+    assert run == trained["ckpt"] / run_hash[:16]
+    assert sorted(p.name for p in run.glob("step_*")) == ["step_000020", "step_000040"]
+    s = trained["summary"]
+    assert s["threads"] == 1 and s["tokens_per_s_avg"] > 0
 
 
 @pytest.mark.slow
-def test_kill_and_resume_gives_the_same_losses(trained, tmp_path):
+def test_kill_and_resume_gives_the_same_losses_and_history(trained, tmp_path):
     p = trained["params"]
     shard, tok = trained["shard"], trained["tokenizer"]
     dirs = [tmp_path / k for k in ("ckpt", "export", "live")]
-    first = train(p, shard, tok, *dirs, stop_at=20)  # "killed" after its step-20 checkpoint
-    assert first["steps"] == 20 and not (tmp_path / "export" / "config.json").exists()
-    (tmp_path / "ckpt" / "partial-step_000030").mkdir()  # a save the kill interrupted
+    first = train(p, shard, tok, *dirs, stop_at=24)  # "killed" after logging step 24 ...
+    assert first["steps"] == 24 and not (tmp_path / "export" / "config.json").exists()
+    run = first["run_dir"]
+    shutil.rmtree(run / "step_000024")  # ... but before its step-24 checkpoint was sealed
+    (run / "partial-step_000030").mkdir()  # a save the kill interrupted
     second = train(p, shard, tok, *dirs)
     assert second["resumed_from"] == 20 and len(second["losses"]) == 20
     full = trained["summary"]["losses"]
-    np.testing.assert_allclose(first["losses"], full[:20], rtol=1e-5)
+    np.testing.assert_allclose(first["losses"], full[:24], rtol=1e-5)
     # same data, LR and optimizer state: exact on CPU; allow bf16-level noise elsewhere
     np.testing.assert_allclose(second["losses"], full[20:], rtol=1e-4)
     assert second["tokens"] == trained["summary"]["tokens"]
+    # DVCLive's history has each step once: rows 21-24 of the killed run were dropped
+    for name in ("train/loss.tsv", "tokens.tsv"):
+        rows = (tmp_path / "live/plots/metrics" / name).read_text().splitlines()[1:]
+        steps = [int(r.split("\t")[0]) for r in rows]
+        assert steps == sorted(set(steps)) == [10, 20, 30, 40], name
+
+
+def test_truncate_history_keeps_rows_up_to_the_step(tmp_path):
+    tsv = tmp_path / "plots/metrics/train/loss.tsv"
+    tsv.parent.mkdir(parents=True)
+    tsv.write_text("step\tloss\n10\t3.0\n20\t2.0\n24\t1.9\n")
+    assert truncate_history(tmp_path, 20) == 1
+    assert tsv.read_text() == "step\tloss\n10\t3.0\n20\t2.0\n"
 
 
 @pytest.mark.slow
-def test_a_changed_run_starts_fresh(trained, tmp_path, capsys):
+def test_a_changed_run_gets_its_own_folder_and_keeps_the_old_one(trained, tmp_path, capsys):
     shard, tok = trained["shard"], trained["tokenizer"]
     dirs = [tmp_path / k for k in ("ckpt", "export", "live")]
-    train(tiny_params(max_steps=10, checkpoint_every=10), shard, tok, *dirs)
+    old = train(tiny_params(max_steps=10, checkpoint_every=10), shard, tok, *dirs)
     again = train(tiny_params(max_steps=10, checkpoint_every=10, lr=1e-3), shard, tok, *dirs)
     assert again["resumed_from"] == 0 and len(again["losses"]) == 10
-    assert "another run" in capsys.readouterr().out
+    assert again["run_dir"] != old["run_dir"]
+    assert ckpt.latest_complete(old["run_dir"])[0] == 10  # never deleted
+    assert f"keeping {old['run_dir']}" in capsys.readouterr().out
+    # executing the first run differently (threads, activation checkpointing, cadence)
+    # continues it: nothing left to train
+    same = tiny_params(max_steps=10, checkpoint_every=5, threads=2, activation_checkpointing=False)
+    back = train(same, shard, tok, *dirs)
+    assert back["run_dir"] == old["run_dir"] and back["resumed_from"] == 10
 
 
 @pytest.mark.slow
+def test_resume_from_starts_a_new_run_from_old_weights(trained, tmp_path):
+    shard, tok = trained["shard"], trained["tokenizer"]
+    dirs = [tmp_path / k for k in ("ckpt", "export", "live")]
+    fresh_loss = trained["summary"]["losses"][0]
+    for source in (trained["summary"]["run_dir"] / "step_000040", trained["export"]):
+        p = tiny_params(max_steps=2, checkpoint_every=2, eval_every=2, resume_from=str(source))
+        s = train(p, shard, tok, *dirs)
+        assert s["resumed_from"] == 0 and s["losses"][0] < fresh_loss - 1.0, source
+        # and the optimizer's fp32 master copy holds them too: the next step does not undo it
+        assert s["losses"][1] < fresh_loss - 1.0, source
+    with pytest.raises(ValueError, match="neither a complete checkpoint nor an export"):
+        train(tiny_params(max_steps=2, resume_from=str(tmp_path)), shard, tok, *dirs)
+
+
 def _torchrun_worker(shard: Path, out: Path) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
@@ -150,6 +215,7 @@ def _torchrun_worker(shard: Path, out: Path) -> subprocess.CompletedProcess[str]
     return proc
 
 
+@pytest.mark.slow
 def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
     shard, _ = tiny_data
     _torchrun_worker(shard, tmp_path)
@@ -163,7 +229,8 @@ def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
     losses = ranks[0]["losses"]
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 1.0
     assert (tmp_path / "export" / "model.safetensors").is_file()
-    assert {p.name for p in (tmp_path / "ckpt" / "step_000030").iterdir()} >= {
+    (run,) = [d for d in (tmp_path / "ckpt").iterdir() if d.is_dir()]
+    assert {p.name for p in (run / "step_000030").iterdir()} >= {
         "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt",
         "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt",
         "COMPLETE",
@@ -171,48 +238,128 @@ def test_two_process_zero2_partitions_the_optimizer(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_on_another_world_size_keeps_weights_restarts_optimizer(tiny_data, tmp_path):
+def test_resume_on_another_world_size_continues_the_same_run(tiny_data, tmp_path):
     shard, tok = tiny_data
     params = tiny_params(max_steps=30, checkpoint_every=30, eval_every=30)
-    train(params, shard, tok, tmp_path / "ckpt", tmp_path / "export", tmp_path / "live", stop_at=15)
-    proc = _torchrun_worker(shard, tmp_path)  # the same run, now on two processes
+    one = train(params, shard, tok, tmp_path / "ckpt", tmp_path / "export", tmp_path / "live",
+                stop_at=15)  # fmt: skip
+    proc = _torchrun_worker(shard, tmp_path)  # the same run (same hash), now on two processes
     assert "written by 1 process(es), this run has 2" in proc.stdout
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["resumed_from"] for r in ranks] == [15, 15]
     assert len(ranks[0]["losses"]) == 15
     assert ranks[0]["losses"][0] < 5.0  # the trained weights were loaded, not a fresh init
+    assert [d for d in (tmp_path / "ckpt").iterdir() if d.is_dir()] == [one["run_dir"]]
+
+
+def _stage_project(tmp_path: Path, **pretrain: object) -> list[str]:
+    """params.yaml for a tiny stage run in tmp_path; returns the stage command."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    pretrain = {"micro_batch": 8, **pretrain}
+    params["pretrain"].update(
+        model={"n_layer": 2, "n_head": 2, "d_model": 64, "d_ff": 128, "seq_len": 64},
+        max_steps=120, checkpoint_every=10, eval_every=100, log_every=10,
+        global_batch=8, threads=1,
+        phases=[{"name": "all", "fraction": 1.0, "seq_len": 64, "mixture": {"low": 1.0}}],
+        **pretrain,
+    )  # fmt: skip
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return [sys.executable, str(root / "stages/pretrain.py")]
+
+
+def _stage_env() -> dict[str, str]:
+    drop = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", WORKER_ENV)
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process whose parent chain reaches `pid` (from /proc)."""
+    parents = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, frontier = [], [pid]
+    while frontier:
+        kids = [c for c, p in parents.items() if p in frontier]
+        out += kids
+        frontier = kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _kill_at_checkpoint(proc: subprocess.Popen, ckpt_dir: Path, step: str) -> list[int]:
+    deadline = time.time() + 240
+    while not list(ckpt_dir.glob(f"*/{step}")) and time.time() < deadline:
+        assert proc.poll() is None, "the stage ended before its checkpoint"
+        time.sleep(0.2)
+    workers = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait()
+    return workers
 
 
 @pytest.mark.slow
-def test_sigkilled_stage_resumes_from_the_last_complete_checkpoint(tiny_data, tmp_path):
-    import signal
-    import time
-
-    import yaml
-
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigkilled_stage_takes_its_workers_and_resumes(tiny_data, tmp_path, processes):
+    """The stage supervises its training child (or torchrun and its workers); SIGKILL of the
+    stage kills them all (PR_SET_PDEATHSIG); the rerun resumes from the last checkpoint."""
     shard, tok = tiny_data
-    root = Path(__file__).resolve().parents[2]
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["pretrain"].update(
-        model={"n_layer": 2, "n_head": 2, "d_model": 64, "d_ff": 128, "seq_len": 64},
-        max_steps=120, checkpoint_every=10, eval_every=100, log_every=10, micro_batch=8,
-        phases=[{"name": "all", "fraction": 1.0, "seq_len": 64, "mixture": {"low": 1.0}}],
-    )  # fmt: skip
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    cmd = [sys.executable, str(root / "stages/pretrain.py"), str(shard), str(tok),
-           "ckpt", "export", "live"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not list((tmp_path / "ckpt").glob("step_000020")) and time.time() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)  # no chance to clean up
-    proc.wait()
-    done = sorted(p.name for p in (tmp_path / "ckpt").glob("step_*"))
+    cmd = _stage_project(tmp_path, cpu_processes=processes, micro_batch=8 // processes)
+    cmd += [str(shard), str(tok), "ckpt", "export", "live"]
+    with (tmp_path / "first.log").open("w") as log:  # a pipe nobody reads could fill and block
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=_stage_env(), stdout=log, stderr=log)
+    workers = _kill_at_checkpoint(proc, tmp_path / "ckpt", "step_000020")
+    assert len(workers) >= processes  # the child (and torchrun's workers)
+    deadline = time.time() + 10
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "training processes outlived the stage"
+    (run,) = [d for d in (tmp_path / "ckpt").iterdir() if d.is_dir()]
+    done = sorted(p.name for p in run.glob("step_*"))
     assert done and not (tmp_path / "export").exists()
-    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, cwd=tmp_path, env=_stage_env(), capture_output=True, text=True,
+                           timeout=400)  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     resumed = int(done[-1].split("_")[1])
-    assert f"resuming from ckpt/{done[-1]} (step {resumed})" in again.stdout
+    assert f"resuming from {run.relative_to(tmp_path) / done[-1]} (step {resumed})" in again.stdout
     assert "120 steps" in again.stdout
+    assert "tok/s on average" in again.stdout and "in the last window" in again.stdout
     assert (tmp_path / "export" / "model.safetensors").is_file()
+
+
+def test_a_second_stage_cannot_race_a_running_one(tmp_path, monkeypatch, capsys):
+    from stages.pretrain import lock_run_folder
+
+    held = lock_run_folder(tmp_path / "ckpt")
+    try:
+        with pytest.raises(SystemExit, match=rf"ckpt is in use .* \(pid {os.getpid()}\)"):
+            lock_run_folder(tmp_path / "ckpt")
+    finally:
+        held.close()
+    lock_run_folder(tmp_path / "ckpt").close()  # free again once the holder is gone
+
+
+def test_an_oom_killed_child_is_named_with_the_preset_and_its_memory(monkeypatch, capsys):
+    import stages.pretrain as stage
+
+    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    monkeypatch.setattr(stage, "child_command", lambda p, a: [sys.executable, "-c", kill])
+    rc = stage.supervise(tiny_params(preset="small"), [], {"total": 3.5 * 2**30})
+    assert rc == -signal.SIGKILL
+    err = capsys.readouterr().err
+    assert "killed (SIGKILL), most likely by the out-of-memory killer" in err
+    assert "preset 'small' needs about 3.5 GiB per process" in err

@@ -20,7 +20,7 @@ from arxiv2lm.train.engine import train  # noqa: E402
 def main() -> None:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     torch.set_num_threads(1)  # two ranks on a two-core machine
-    params = tiny_params(max_steps=30, checkpoint_every=30, eval_every=30)
+    params = tiny_params(max_steps=30, checkpoint_every=30, eval_every=30, micro_batch=4)
     s = train(
         params, data / "shard", data / "tokenizer", out / "ckpt", out / "export", out / "live"
     )

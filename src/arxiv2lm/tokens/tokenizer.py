@@ -15,6 +15,8 @@ as a space; the held-out `roundtrip_rate` counts such papers.
 
 SentencePiece has no training seed: the result is fixed by the sample (chosen by a hash of
 the id and `seed`) and `num_threads=1`; `seed` also seeds SentencePiece's own generator.
+The sample comes from the shard stage's train split only (`plan_sample`), so no paper the
+model is validated on has shaped the vocabulary.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import io
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sentencepiece as spm
 
 from arxiv2lm.io import atomic_path
 from arxiv2lm.params import TokenizerParams
+from arxiv2lm.tokens.shards import split_of
 from arxiv2lm.tokens.symbols import count_latex_symbols, top_symbols
 
 NEWLINE = "\n"
@@ -194,23 +197,52 @@ def train_baseline(texts: Iterable[str], params: TokenizerParams, num_threads: i
     return _train(sample, num_threads, vocab_size=params.vocab_size, hard_vocab_limit=False)
 
 
-def plan_sample(
-    rows: Iterable[tuple[str, int]], params: TokenizerParams, max_eval_bytes: int
-) -> tuple[list[str], list[str]]:
-    """Pick (training ids in sample order, held-out ids) from (id, bytes) rows.
+class SamplePlan(NamedTuple):
+    """Ids to train on and to score, and the split the scored ones come from."""
 
-    Training ids are the non-held-out ids in `sample_order`, up to `sample_mb` of text;
-    held-out ids are the held-out ones in the same order, up to `max_eval_bytes`.
-    >>> plan_sample([("a", 10), ("b", 10)], params, 2**20)   # doctest: +SKIP
-    (['b', 'a'], [])
+    train: list[str]  # in `sample_order`, up to `sample_mb` of text
+    heldout: list[str]  # in `sample_order`, up to `max_eval_bytes`
+    heldout_split: str  # "val", or "train" when the val split is empty
+
+
+def plan_sample(
+    rows: Iterable[tuple[str, int]],
+    params: TokenizerParams,
+    max_eval_bytes: int,
+    val_fraction: float,
+    split_salt: str,
+) -> SamplePlan:
+    """Pick training and held-out ids from (id, bytes) rows, never training on a val paper.
+
+    The train/val split is the shard stage's (`split_of(id, val_fraction, split_salt)`), so
+    the tokenizer learns only from papers the model trains on. `heldout_fraction` is the
+    share of the corpus the tokenizer is scored on; it is drawn from the val split (a val
+    paper is scored with probability heldout_fraction / val_fraction, so at most the whole
+    val split). When the val split is empty (val_fraction 0, or a corpus too small to draw
+    one), the held-out papers are `is_heldout`'s share of the train split and are left out
+    of training.
+    >>> plan_sample([("a", 10), ("b", 10)], params, 2**20, 0.0, "s")   # doctest: +SKIP
+    SamplePlan(train=['b', 'a'], heldout=[], heldout_split='train')
     """
-    train, held = [], []
+    if not 0.0 <= params.heldout_fraction <= 1.0:
+        raise ValueError(f"heldout_fraction {params.heldout_fraction} must be in [0, 1]")
+    ranked: dict[str, list[tuple[bytes, str, int]]] = {"train": [], "val": []}
     for doc_id, nbytes in rows:
-        dest = held if is_heldout(doc_id, params.heldout_fraction, params.seed) else train
-        dest.append((sample_order(doc_id, params.seed), doc_id, int(nbytes)))
-    return (
+        split = split_of(doc_id, val_fraction, split_salt)
+        ranked[split].append((sample_order(doc_id, params.seed), doc_id, int(nbytes)))
+    if ranked["val"]:
+        rate = min(1.0, params.heldout_fraction / val_fraction)
+        train = ranked["train"]
+        held = [r for r in ranked["val"] if is_heldout(r[1], rate, params.seed)]
+        source = "val"
+    else:
+        train, held, source = [], [], "train"
+        for r in ranked["train"]:
+            (held if is_heldout(r[1], params.heldout_fraction, params.seed) else train).append(r)
+    return SamplePlan(
         _take(sorted(train), int(params.sample_mb * 2**20)),
         _take(sorted(held), max_eval_bytes),
+        source,
     )
 
 

@@ -4,15 +4,14 @@ A checkpoint is written into `partial-step_000100/`, gets `meta.json`, then the 
 marker last, and is renamed to `step_000100/` with `os.replace`; a folder without the marker
 (a run killed mid-save) is never resumed from.
 
->>> finalize(tmp, 100, run_hash="ab12", extra={})            # doctest: +SKIP
-PosixPath('.../step_000100')
+>>> finalize(run, 100, run_hash="ab12", extra={})            # doctest: +SKIP
+PosixPath('.../<run>/step_000100')
 >>> latest_complete(tmp)                                      # doctest: +SKIP
 (100, PosixPath('.../step_000100'), {'step': 100, 'run_hash': 'ab12'})
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -26,18 +25,11 @@ from arxiv2lm.io import read_json, write_json
 MARKER = "COMPLETE"
 META = "meta.json"
 STEP_DIR = re.compile(r"^step_(\d{6,})$")
-# Keys that change logging or bookkeeping but not the trained weights: a rerun that only
-# changes these may resume the same run.
-UNHASHED = (
-    "log_every",
-    "eval_every",
-    "eval_batches",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "activation_checkpointing",
-    "activation_checkpoint_every",
-    "compile",
-)
+RUN_DIR = re.compile(r"^[0-9a-f]{16}$")
+# Params that define the trajectory besides the recipe's numbers. Everything else (gpus,
+# processes, threads, micro-batch split, activation checkpointing, compile, logging and
+# checkpoint cadence) is how a run executes: changing it continues the same run.
+HASHED = ("weight_decay", "grad_clip", "zero_stage", "bf16", "optimizer", "seed", "resume_from")
 
 
 def tag(step: int) -> str:
@@ -49,20 +41,19 @@ def partial_tag(step: int) -> str:
 
 
 def run_hash(
-    params: Any, model_config: Any, data_meta: dict[str, Any], layout: list[Any] | None = None
+    params: Any, recipe: Any, data_meta: dict[str, Any], layout: list[Any] | None = None
 ) -> str:
-    """sha256 over what determines the training trajectory: params, model, data identity,
-    and the parameter layout (names and shapes): a checkpoint of an older model code, whose
-    ZeRO partitions no longer line up, is never loaded into a new one.
+    """sha256 over what defines the run: the recipe (model, global batch in sequences,
+    schedule, phases), the HASHED params, the data identity and the parameter layout (names
+    and shapes: a checkpoint of an older model code is never loaded into a new one).
 
-    >>> len(run_hash(params, cfg, meta))                      # doctest: +SKIP
+    >>> len(run_hash(params, recipe, meta))                   # doctest: +SKIP
     64
     """
-    p = {k: v for k, v in dataclasses.asdict(params).items() if k not in UNHASHED}
     train = data_meta.get("splits", {}).get("train", {})
     doc = {
-        "params": p,
-        "model": dataclasses.asdict(model_config),
+        "recipe": recipe.defining(),
+        "params": {k: getattr(params, k) for k in HASHED},
         "tokenizer_sha256": data_meta.get("tokenizer_sha256"),
         "train_tokens": train.get("tokens"),
         "train_docs": train.get("docs"),
@@ -70,6 +61,11 @@ def run_hash(
     }
     blob = json.dumps(doc, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def run_dir(ckpt_dir: Path, run_hash: str) -> Path:
+    """Each run keeps its checkpoints in its own folder: `<ckpt_dir>/<run_hash[:16]>/`."""
+    return ckpt_dir / run_hash[:16]
 
 
 def _complete(path: Path) -> dict[str, Any] | None:
@@ -102,29 +98,30 @@ def latest_complete(
     return found[-1] if found else None
 
 
-def prepare(ckpt_dir: Path, run_hash: str) -> tuple[int, Path, dict[str, Any]] | None:
-    """Clean `ckpt_dir` for run `run_hash` and return the checkpoint to resume from, if any.
+def prepare(ckpt_dir: Path, run_hash: str) -> Path:
+    """Make this run's folder, clean its half-written saves, and return it.
 
-    Half-written folders are removed; checkpoints of a different run (other params, model or
-    data) are removed with a printed notice, so the run starts fresh instead of resuming them.
+    Checkpoints of other runs (other params, model or data) are never touched: they stay in
+    their own folders, listed once so the user knows the disk they hold.
     """
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    for child in sorted(ckpt_dir.iterdir()):
+    mine = run_dir(ckpt_dir, run_hash)
+    mine.mkdir(exist_ok=True)
+    for child in sorted(mine.iterdir()):
         if child.is_dir() and child.name.startswith("partial-"):
             shutil.rmtree(child)
-        elif child.is_dir() and STEP_DIR.match(child.name):
-            meta = _complete(child)
-            if meta is None:
-                print(f"pretrain: removing half-written checkpoint {child}")
-                shutil.rmtree(child)
-            elif meta.get("run_hash") != run_hash:
-                print(
-                    f"pretrain: removing checkpoint {child} of another run "
-                    f"(run_hash {str(meta.get('run_hash'))[:12]} != {run_hash[:12]}); "
-                    "starting fresh"
-                )
-                shutil.rmtree(child)
-    return latest_complete(ckpt_dir, run_hash)
+        elif child.is_dir() and STEP_DIR.match(child.name) and _complete(child) is None:
+            print(f"pretrain: removing half-written checkpoint {child}")
+            shutil.rmtree(child)
+    others = [c for c in sorted(ckpt_dir.iterdir()) if c.is_dir() and c != mine]
+    for other in others:
+        saved = list_complete(other) if RUN_DIR.match(other.name) else []
+        if saved:
+            print(
+                f"pretrain: keeping {other} (another run's checkpoints, latest step "
+                f"{saved[-1][0]}); delete it yourself when it is no longer needed"
+            )
+    return mine
 
 
 def finalize(

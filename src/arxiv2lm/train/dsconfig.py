@@ -2,7 +2,7 @@
 
 Pure functions: no DeepSpeed import here, so the config can be built and tested anywhere.
 
->>> deepspeed_config(params, 1, False)["zero_optimization"]["stage"]  # doctest: +SKIP
+>>> deepspeed_config(params, recipe, False)["zero_optimization"]["stage"]  # doctest: +SKIP
 2
 """
 
@@ -14,47 +14,70 @@ from typing import Any
 import torch
 
 from arxiv2lm.params import PretrainParams
+from arxiv2lm.train.recipe import Recipe
+
+ADAM_BETAS = (0.9, 0.95)
 
 _ARCH_SUFFIX = re.compile(r"^(\d+\.\d+)[a-z]+")  # "9.0a", "10.0f": arch-specific variants
 
 
-def deepspeed_config(params: PretrainParams, world_size: int, on_gpu: bool) -> dict[str, Any]:
+# ZeRO-2 communication buckets, in elements: smaller than DeepSpeed's 5e8 default so the
+# reduce of one bucket overlaps the backward of the next (Megatron-DeepSpeed uses ~2e8).
+BUCKET_ELEMENTS = 200_000_000
+
+
+def deepspeed_config(params: PretrainParams, recipe: Recipe, on_gpu: bool) -> dict[str, Any]:
     """The DeepSpeed JSON, generated from params (the LR is set by our schedule each step).
 
-    >>> deepspeed_config(params, 1, False)["zero_optimization"]["stage"]   # doctest: +SKIP
+    Gradients accumulate and reduce in fp32 (`data_types.grad_accum_dtype`): bf16 sums of
+    dozens of micro-batches lose the low bits of small gradients.
+
+    >>> deepspeed_config(params, recipe, False)["zero_optimization"]["stage"]  # doctest: +SKIP
     2
     """
     if params.zero_stage not in (0, 1, 2):
         raise ValueError(f"zero_stage {params.zero_stage}: the export supports ZeRO 0, 1 or 2")
     cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": params.micro_batch,
-        "gradient_accumulation_steps": params.grad_accum,
-        "train_batch_size": params.micro_batch * params.grad_accum * world_size,
+        "train_micro_batch_size_per_gpu": recipe.micro_batch,
+        "gradient_accumulation_steps": recipe.grad_accum,
+        "train_batch_size": recipe.global_batch,
         "gradient_clipping": params.grad_clip,
         "bf16": {"enabled": params.bf16},
+        "data_types": {"grad_accum_dtype": "fp32"},
         "zero_optimization": {
             "stage": params.zero_stage,
             "contiguous_gradients": on_gpu,
             "overlap_comm": on_gpu,  # CUDA streams; nothing to overlap on CPU
+            "reduce_bucket_size": BUCKET_ELEMENTS,
+            "allgather_bucket_size": BUCKET_ELEMENTS,
         },
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
     }
-    if on_gpu:
+    if on_gpu and params.optimizer == "ds_fused_adam":
         cfg["optimizer"] = {
-            "type": "Adam",  # FusedAdam; needs TORCH_CUDA_ARCH_LIST=9.0 on the H100 image
+            "type": "Adam",  # FusedAdam, JIT-built at start: needs nvcc and ninja on the host
             "params": {
-                "lr": params.lr,
-                "betas": [0.9, 0.95],
+                "lr": recipe.lr,
+                "betas": list(ADAM_BETAS),
                 "eps": 1e-8,
                 "weight_decay": params.weight_decay,
                 "adam_w_mode": True,
             },
         }
     else:
-        # DeepSpeed's CPU Adam op compiles for minutes; a client torch AdamW needs this flag.
+        # A client torch AdamW (fused on GPU; DeepSpeed's CPU Adam op compiles for minutes).
         cfg["zero_force_ds_cpu_optimizer"] = False
     return cfg
+
+
+def client_optimizer(
+    params: PretrainParams, groups: list[dict[str, Any]], lr: float, on_gpu: bool
+) -> torch.optim.Optimizer | None:
+    """torch's AdamW for DeepSpeed's client-optimizer path, or None for its FusedAdam."""
+    if on_gpu and params.optimizer == "ds_fused_adam":
+        return None
+    return torch.optim.AdamW(groups, lr=lr, betas=ADAM_BETAS, eps=1e-8, fused=on_gpu)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:

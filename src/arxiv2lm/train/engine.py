@@ -1,7 +1,9 @@
-"""The training loop on DeepSpeed (ZeRO, bf16), with curriculum, checkpoints and DVCLive.
+"""The training loop on DeepSpeed (ZeRO, bf16), with curriculum epochs, checkpoints, DVCLive.
 
 The only module that imports DeepSpeed and DVCLive (lazily, so `DS_ACCELERATOR=cpu` is set
-first on a machine without CUDA). One process or N under torchrun run the same code.
+first on a machine without CUDA). One process or N under torchrun run the same code. The
+pieces (`build_engine`, `restore`, `train_step`, `maybe_eval`, `maybe_checkpoint`,
+`MetricsSink`) are what `train` strings together and what `bench/gpu_pretrain.py` calls.
 
 >>> summary = train(params, Path("data/shard"), Path("data/tokenizer"), Path("models/pretrain"),
 ...                 Path("models/export"), Path("reports/pretrain"))   # doctest: +SKIP
@@ -10,37 +12,40 @@ True
 
 Metrics (DVCLive, step = optimizer steps done): train/loss (mean over the global batch),
 val/loss (fixed windows of the val split at the longest phase seq_len), lr, grad_norm,
-tokens (seen so far, all ranks), tokens_per_s, mfu (6N + 12*L*d*T FLOPs per token against
-989 TFLOP/s per H100 bf16; on CPU against a nominal 160 GFLOP/s per core, indicative only),
-loss_spikes (steps whose loss exceeds 1.5x the median of the previous 50, counted after 10),
-phase (index into params.phases) and mixture/<bucket> (the bucket probabilities in use).
+tokens (seen so far, all ranks), tokens_per_s (the last window), mfu (6N + 12*L*d*T FLOPs
+per token against the GPU's peak, see `monitor.peak_flops`; not logged without a known
+peak), loss_spikes, phase, and per math bucket data/<bucket>/epochs (passes over the
+bucket's windows in the current phase) and data/<bucket>/tokens (all phases so far).
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from arxiv2lm.io import fresh_dir
-from arxiv2lm.params import PretrainParams
-from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, phase_at
+from arxiv2lm.params import PretrainParams, resolve_workers
+from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, repeat_warnings
 from arxiv2lm.tokens.shards import file_sha256
 from arxiv2lm.train import checkpoint as ckpt
-from arxiv2lm.train.dsconfig import deepspeed_arch_list, deepspeed_config, param_groups
-from arxiv2lm.train.export import save_export
-from arxiv2lm.train.model import GPT, flops_per_token, resolve_model_config
-from arxiv2lm.train.monitor import (
-    CPU_PEAK_FLOPS_PER_CORE,
-    GPU_PEAK_FLOPS,
-    attention_backend,
-    eval_loss,
-    track_spikes,
+from arxiv2lm.train.dsconfig import (
+    client_optimizer,
+    deepspeed_arch_list,
+    deepspeed_config,
+    param_groups,
 )
+from arxiv2lm.train.export import load_export, save_export
+from arxiv2lm.train.model import GPT, flops_per_token
+from arxiv2lm.train.monitor import attention_backend, eval_loss, peak_flops, track_spikes
+from arxiv2lm.train.recipe import Recipe, resolve_recipe
 from arxiv2lm.train.schedule import lr_at
 
 _OWN_ENV = False  # True once this process set the single-process rendezvous env itself
@@ -86,26 +91,342 @@ def _init_distributed(on_gpu: bool) -> Any:
     return deepspeed
 
 
-def _save_checkpoint(
-    engine: Any,
-    dist: Any,
-    ckpt_dir: Path,
-    step: int,
-    run_hash: str,
-    extra: dict[str, Any],
-    keep: int,
-) -> None:
-    """Every rank writes its shard of `partial-step_N/`; rank 0 then seals it (see checkpoint)."""
-    engine.save_checkpoint(str(ckpt_dir), tag=ckpt.partial_tag(step), save_latest=False)
-    dist.barrier()
-    if dist.get_rank() == 0:
-        ckpt.finalize(ckpt_dir, step, run_hash, extra, keep=keep)
-    dist.barrier()
+def configure_threads(params: PretrainParams) -> int:
+    """Fix torch's intra-op threads: idle spinning threads collapse throughput on a busy box.
+
+    `threads: 0` shares the cores this process may use among the processes of this node.
+    """
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    n = params.threads or max(1, resolve_workers(0) // local)
+    torch.set_num_threads(n)
+    return n
+
+
+def truncate_history(live_dir: Path, step: int) -> int:
+    """Drop DVCLive rows past `step` (a resumed run logs them again); returns rows dropped."""
+    dropped = 0
+    for tsv in sorted((live_dir / "plots" / "metrics").rglob("*.tsv")):
+        with tsv.open(newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t"))
+        if not rows or "step" not in rows[0]:
+            continue
+        col = rows[0].index("step")
+        keep = [rows[0]] + [r for r in rows[1:] if r and int(float(r[col])) <= step]
+        if len(keep) < len(rows):
+            dropped += len(rows) - len(keep)
+            tmp = tsv.with_name(tsv.name + ".tmp")
+            with tmp.open("w", newline="") as fh:
+                csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(keep)
+            os.replace(tmp, tsv)
+    return dropped
+
+
+class MetricsSink:
+    """DVCLive on rank 0, nothing elsewhere; a resumed run's history ends at its step."""
+
+    def __init__(self, live_dir: Path, enabled: bool, resume_step: int | None) -> None:
+        self.live = None
+        if not enabled:
+            return
+        from dvclive import Live
+        from scmrepo.exceptions import SCMError
+
+        if resume_step is not None:
+            truncate_history(live_dir, resume_step)
+        try:
+            self.live = Live(
+                str(live_dir),
+                resume=resume_step is not None,
+                dvcyaml=False,
+                save_dvc_exp=False,
+                report=None,
+            )
+        except SCMError as err:  # DVCLive 3.49 reads HEAD before checking for commits
+            raise ValueError(
+                f"DVCLive cannot log in this git repository ({err}): commit once first"
+            ) from err
+
+    def log(self, step: int, metrics: dict[str, float], summary: bool = True) -> None:
+        if self.live is None:
+            return
+        self.live.step = step
+        for k, v in metrics.items():
+            self.live.log_metric(k, v)
+        if summary:
+            self.live.make_summary()
+
+    def end(self) -> None:
+        if self.live is not None:
+            self.live.end()
+
+
+@dataclass
+class Run:
+    """Everything the loop's pieces share."""
+
+    params: PretrainParams
+    recipe: Recipe
+    engine: Any
+    dist: Any
+    on_gpu: bool
+    train_set: ShardSet
+    val_set: ShardSet
+    run_dir: Path
+    run_hash: str
+    rank: int
+    world: int
+    state: dict[str, Any] = field(default_factory=dict)
+    samplers: dict[int, WindowSampler] = field(default_factory=dict)
+
+    def sampler(self, phase: int) -> WindowSampler:
+        """The phase's epoch sampler over this rank's rows (built once per phase)."""
+        if phase not in self.samplers:
+            p, start = self.recipe.phases[phase], [0, *self.recipe.boundaries][phase]
+            self.samplers[phase] = WindowSampler(
+                self.train_set,
+                p.seq_len,
+                self.recipe.global_batch // self.world,
+                self.params.seed,
+                self.rank,
+                self.world,
+                p.mixture or None,
+                phase=phase,
+                start_step=start,
+            )
+        return self.samplers[phase]
+
+
+def build_engine(
+    params: PretrainParams, recipe: Recipe, on_gpu: bool, deepspeed: Any
+) -> tuple[Any, list[Any]]:
+    """The model under DeepSpeed (ZeRO, bf16, fp32 accumulation) and its parameter layout."""
+    torch.manual_seed(params.seed)
+    model = GPT(
+        recipe.model,
+        activation_checkpointing=params.activation_checkpointing,
+        checkpoint_every=params.activation_checkpoint_every,
+    )
+    if params.compile:
+        model.compile_blocks()  # in place: checkpoint and export keys stay unprefixed
+    layout = [[name, list(p.shape)] for name, p in model.named_parameters()]
+    groups = param_groups(model, params.weight_decay)
+    engine, *_ = deepspeed.initialize(
+        model=model,
+        model_parameters=groups,
+        optimizer=client_optimizer(params, groups, recipe.lr, on_gpu),
+        config=deepspeed_config(params, recipe, on_gpu),
+    )
+    return engine, layout
+
+
+def _warm_start(run: Run, source: Path) -> None:
+    """Load weights only from a checkpoint step folder or an export (`resume_from`)."""
+    if (source / ckpt.MARKER).is_file():
+        run.engine.load_checkpoint(
+            str(source.parent),
+            tag=source.name,
+            load_module_only=True,
+            load_optimizer_states=False,
+            load_lr_scheduler_states=False,
+        )
+    elif (source / "model.safetensors").is_file():
+        model, _ = load_export(source)
+        run.engine.module.load_state_dict(model.state_dict())
+        if hasattr(run.engine.optimizer, "refresh_fp32_params"):
+            run.engine.optimizer.refresh_fp32_params()  # ZeRO's fp32 master copy
+    else:
+        raise ValueError(f"resume_from {source}: neither a complete checkpoint nor an export")
+    if run.rank == 0:
+        print(f"pretrain: new run from the weights of {source}")
+
+
+def restore(run: Run) -> int:
+    """Resume this run from its latest complete checkpoint; returns the step to start at."""
+    run.state = {"tokens": 0, "loss_spikes": 0, "recent": []}
+    resume = ckpt.latest_complete(run.run_dir, run.run_hash)
+    if resume is None:
+        if run.params.resume_from:
+            _warm_start(run, Path(run.params.resume_from))
+        return 0
+    start, path, meta = resume
+    saved_world = int(meta.get("world_size", run.world))
+    # ZeRO-2 partitions the optimizer state by data-parallel rank: a checkpoint of N
+    # processes cannot fill M partitions. Keep the weights, restart Adam's moments.
+    same_world = saved_world == run.world
+    run.engine.load_checkpoint(
+        str(run.run_dir),
+        tag=path.name,
+        load_module_only=not same_world,
+        load_optimizer_states=same_world,
+        load_lr_scheduler_states=False,
+    )
+    run.state = meta["state"]
+    if run.rank == 0:
+        print(f"pretrain: resuming from {path} (step {start})")
+        if not same_world:
+            print(
+                f"pretrain: WARNING: {path} was written by {saved_world} process(es), this "
+                f"run has {run.world}: ZeRO-2 optimizer partitions do not carry over, so the "
+                "weights are loaded and the optimizer state (Adam moments) restarts"
+            )
+    return start
+
+
+def train_step(run: Run, step: int) -> tuple[float, float, int]:
+    """One optimizer step (all micro-batches); returns (global mean loss, lr, phase index)."""
+    pi, phase, _ = run.recipe.phase_at(step)
+    r = run.recipe
+    lr = lr_at(step, r.lr, r.min_lr, r.warmup_steps, r.max_steps)
+    for g in run.engine.optimizer.param_groups:
+        g["lr"] = lr
+    xy = torch.from_numpy(run.sampler(pi).batch(step)).to(run.engine.device)
+    loss_sum = torch.zeros((), dtype=torch.float32, device=run.engine.device)
+    for micro in xy.split(run.recipe.micro_batch):
+        loss = run.engine(micro[:, :-1], micro[:, 1:])
+        run.engine.backward(loss)
+        run.engine.step()
+        loss_sum += loss.detach().float()
+    run.dist.all_reduce(loss_sum)
+    loss_val = loss_sum.item() / (run.recipe.grad_accum * run.world)
+    track_spikes(run.state, loss_val)
+    run.state["tokens"] += run.recipe.global_batch * phase.seq_len
+    return loss_val, lr, pi
+
+
+def validation_loss(run: Run) -> float:
+    longest = max(p.seq_len for p in run.recipe.phases)
+    windows = iter_eval_windows(
+        run.val_set, longest, run.recipe.micro_batch, run.params.eval_batches
+    )
+    return eval_loss(run.engine.module, windows, run.engine.device)
+
+
+def maybe_eval(run: Run, done: int, last: bool, sink: MetricsSink) -> float | None:
+    """The validation loss on rank 0 every `eval_every` steps and at the end."""
+    if run.rank != 0 or not (done % run.params.eval_every == 0 or last):
+        return None
+    val = validation_loss(run)
+    sink.log(done, {"val/loss": val}, summary=False)
+    return val
+
+
+def maybe_checkpoint(run: Run, done: int, last: bool) -> None:
+    """Every rank writes its shard of `partial-step_N/`; rank 0 then seals it (checkpoint.py)."""
+    if not (done % run.params.checkpoint_every == 0 or last):
+        return
+    run.engine.save_checkpoint(str(run.run_dir), tag=ckpt.partial_tag(done), save_latest=False)
+    run.dist.barrier()
+    if run.rank == 0:
+        extra = {"state": run.state, "world_size": run.world}
+        ckpt.finalize(run.run_dir, done, run.run_hash, extra, keep=run.params.keep_checkpoints)
+    run.dist.barrier()
+
+
+def data_metrics(run: Run, step: int) -> dict[str, float]:
+    """Epochs over each bucket in the current phase and its tokens seen over all phases."""
+    pi, _, start = run.recipe.phase_at(step - 1)
+    out: dict[str, float] = {}
+    bounds = [0, *run.recipe.boundaries]
+    for i in range(pi + 1):
+        steps = (step - start) if i == pi else bounds[i + 1] - bounds[i]
+        for bucket, cov in run.sampler(i).coverage(steps).items():
+            key = f"data/{bucket}/tokens"
+            out[key] = out.get(key, 0) + cov["tokens"]
+            if i == pi:
+                out[f"data/{bucket}/epochs"] = cov["epochs"]
+    return out
 
 
 def _grad_norm(engine: Any) -> float:
     g = engine.get_global_grad_norm()
     return float(g.item() if torch.is_tensor(g) else g) if g is not None else float("nan")
+
+
+def _announce_phase(run: Run, pi: int) -> None:
+    if run.rank != 0:
+        return
+    phase, sampler = run.recipe.phases[pi], run.sampler(pi)
+    steps = run.recipe.phase_steps()[pi]
+    print(
+        f"pretrain: phase {pi} {phase.name!r}: {steps} steps at seq_len {phase.seq_len}, "
+        f"rows per step {sampler.quotas}"
+    )
+    for warning in repeat_warnings(sampler, steps, run.params.max_bucket_epochs):
+        print(f"pretrain: WARNING: {warning}")
+
+
+def log_step(
+    run: Run,
+    sink: MetricsSink,
+    done: int,
+    metrics: dict[str, float],
+    tok_s: float,
+    peak: float | None,
+    val_loss: float,
+) -> None:
+    """Log one step's metrics to DVCLive and a line to stdout (rank 0)."""
+    pi = int(metrics["phase"])
+    seq = run.recipe.phases[pi].seq_len
+    metrics = {**metrics, "grad_norm": _grad_norm(run.engine), "tokens": run.state["tokens"],
+               "tokens_per_s": tok_s, "loss_spikes": run.state["loss_spikes"]}  # fmt: skip
+    if peak is not None:  # MFU only against a known peak (not on a CPU)
+        metrics["mfu"] = tok_s * flops_per_token(run.recipe.model, seq) / (peak * run.world)
+    metrics.update(data_metrics(run, done))
+    sink.log(done, metrics)
+    mfu = f" mfu {metrics['mfu']:.2%}" if "mfu" in metrics else ""
+    print(
+        f"pretrain: step {done}/{run.recipe.max_steps} loss {metrics['train/loss']:.4f} "
+        f"val {val_loss:.4f} lr {metrics['lr']:.2e} {tok_s:,.0f} tok/s{mfu}"
+    )
+
+
+class Throughput:
+    """Tokens per second of training (evaluation and checkpoint time excluded)."""
+
+    def __init__(self) -> None:
+        self.t_window = self.t_total = 0.0
+        self.tokens_window = self.tokens_total = 0
+        self._t = time.perf_counter()
+
+    def add(self, tokens: int) -> None:
+        dt = time.perf_counter() - self._t
+        self.t_window += dt
+        self.t_total += dt
+        self.tokens_window += tokens
+        self.tokens_total += tokens
+
+    def restart(self) -> None:
+        """Start timing again (after evaluation or checkpointing, which do not count)."""
+        self._t = time.perf_counter()
+
+    def window(self) -> float:
+        rate = self.tokens_window / max(self.t_window, 1e-9)
+        self.t_window, self.tokens_window = 0.0, 0
+        return rate
+
+    def average(self) -> float:
+        return self.tokens_total / max(self.t_total, 1e-9)
+
+
+def _open_run(
+    params: PretrainParams, shard_dir: Path, tokenizer_dir: Path, ckpt_dir: Path
+) -> tuple[Run, list[Any]]:
+    on_gpu = torch.cuda.is_available() and params.gpus > 0
+    sha = file_sha256(tokenizer_dir / "tokenizer.model")
+    train_set = ShardSet.open(shard_dir, "train", expect_tokenizer_sha256=sha)
+    val_set = ShardSet.open(shard_dir, "val", expect_tokenizer_sha256=sha)
+    deepspeed = _init_distributed(on_gpu)
+    dist = deepspeed.comm
+    world = dist.get_world_size()
+    recipe = resolve_recipe(params, train_set.vocab_size, world)
+    engine, layout = build_engine(params, recipe, on_gpu, deepspeed)
+    run_hash = ckpt.run_hash(params, recipe, train_set.meta, layout)
+    run = Run(params, recipe, engine, dist, on_gpu, train_set, val_set,
+              ckpt.run_dir(ckpt_dir, run_hash), run_hash, dist.get_rank(), world)  # fmt: skip
+    if run.rank == 0:
+        ckpt.prepare(ckpt_dir, run_hash)
+    dist.barrier()
+    return run, layout
 
 
 def train(
@@ -117,214 +438,92 @@ def train(
     live_dir: Path,
     stop_at: int | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) to `params.max_steps`, checkpoint, export; returns a summary dict.
+    """Train (or resume) to the recipe's last step, checkpoint, export; returns a summary.
 
     `stop_at` ends the run right after the checkpoint at that step, without export: what a
     killed run leaves behind (tests use it). The summary holds the per-step losses of this
     process and, under "engine", the DeepSpeed engine (for inspection; drop it when done).
     """
-    on_gpu = torch.cuda.is_available() and params.gpus > 0
-    tokenizer_model = tokenizer_dir / "tokenizer.model"
-    sha = file_sha256(tokenizer_model)
-    train_set = ShardSet.open(shard_dir, "train", expect_tokenizer_sha256=sha)
-    val_set = ShardSet.open(shard_dir, "val", expect_tokenizer_sha256=sha)
-    cfg = resolve_model_config(params.preset, params.model, train_set.vocab_size)
-    longest = max(ph.seq_len for ph in params.phases)
-    if longest > cfg.seq_len:
-        raise ValueError(f"phase seq_len {longest} exceeds the model's seq_len {cfg.seq_len}")
-
-    deepspeed = _init_distributed(on_gpu)
-    dist = deepspeed.comm
-    rank, world = dist.get_rank(), dist.get_world_size()
-    torch.manual_seed(params.seed)
-    model = GPT(
-        cfg,
-        activation_checkpointing=params.activation_checkpointing,
-        checkpoint_every=params.activation_checkpoint_every,
-    )
-    if params.compile:
-        model.compile_blocks()  # in place: checkpoint and export keys stay unprefixed
-    layout = [[name, list(p.shape)] for name, p in model.named_parameters()]
-    run_hash = ckpt.run_hash(params, cfg, train_set.meta, layout)
-    groups = param_groups(model, params.weight_decay)
-    client_opt = None if on_gpu else torch.optim.AdamW(groups, lr=params.lr, betas=(0.9, 0.95))
-    engine, *_ = deepspeed.initialize(
-        model=model,
-        model_parameters=groups,
-        optimizer=client_opt,
-        config=deepspeed_config(params, world, on_gpu),
-    )
-
-    if rank == 0:
-        ckpt.prepare(ckpt_dir, run_hash)
-    dist.barrier()
-    resume = ckpt.latest_complete(ckpt_dir, run_hash)
-    start, state = 0, {"tokens": 0, "loss_spikes": 0, "recent": []}
-    if resume is not None:
-        start, path, meta = resume
-        saved_world = int(meta.get("world_size", world))
-        # ZeRO-2 partitions the optimizer state by data-parallel rank: a checkpoint of N
-        # processes cannot fill M partitions. Keep the weights, restart Adam's moments.
-        same_world = saved_world == world
-        engine.load_checkpoint(
-            str(ckpt_dir),
-            tag=path.name,
-            load_module_only=not same_world,
-            load_optimizer_states=same_world,
-            load_lr_scheduler_states=False,
-        )
-        state = meta["state"]
-        if rank == 0:
-            print(f"pretrain: resuming from {path} (step {start})")
-            if not same_world:
-                print(
-                    f"pretrain: WARNING: {path} was written by {saved_world} process(es), this "
-                    f"run has {world}: ZeRO-2 optimizer partitions do not carry over, so the "
-                    "weights are loaded and the optimizer state (Adam moments) restarts"
-                )
-
-    live = None
-    if rank == 0:
-        from dvclive import Live
-        from scmrepo.exceptions import SCMError
-
-        try:
-            live = Live(
-                str(live_dir),
-                resume=resume is not None,
-                dvcyaml=False,
-                save_dvc_exp=False,
-                report=None,
-            )
-        except SCMError as err:  # DVCLive 3.49 reads HEAD before checking for commits
-            raise ValueError(
-                f"DVCLive cannot log in this git repository ({err}): commit once first"
-            ) from err
-
-    peak = GPU_PEAK_FLOPS if on_gpu else CPU_PEAK_FLOPS_PER_CORE * torch.get_num_threads()
-    rows = params.micro_batch * params.grad_accum
-    samplers: dict[int, WindowSampler] = {}
+    threads = configure_threads(params)
+    run, _ = _open_run(params, shard_dir, tokenizer_dir, ckpt_dir)
+    start = restore(run)
+    sink = MetricsSink(live_dir, run.rank == 0, start if start else None)
+    device = torch.cuda.get_device_name() if run.on_gpu else None
+    peak = peak_flops(device, params.peak_tflops)
     losses: list[float] = []
-    val_loss, tok_s, mfu = float("nan"), 0.0, 0.0
-    t0, t_window, tokens_window = time.time(), time.time(), 0
-    engine.train()
-    with attention_backend(on_gpu):
-        for step in range(start, params.max_steps):
-            pi, phase = phase_at(step, params.max_steps, params.phases)
-            if pi not in samplers:
-                samplers[pi] = WindowSampler(
-                    train_set, phase.seq_len, rows, params.seed, rank, world, phase.mixture
-                )
-                if rank == 0:
-                    mix = {b: round(q, 4) for b, q in samplers[pi].probabilities.items()}
-                    print(
-                        f"pretrain: step {step}: phase {pi} {phase.name!r} seq_len "
-                        f"{phase.seq_len} mixture {mix}"
-                    )
-            lr = lr_at(step, params.lr, params.min_lr, params.warmup_steps, params.max_steps)
-            for g in engine.optimizer.param_groups:
-                g["lr"] = lr
-            xy = torch.from_numpy(samplers[pi].batch(step)).to(engine.device)
-            loss_sum = torch.zeros((), dtype=torch.float32, device=engine.device)
-            for micro in xy.split(params.micro_batch):
-                loss = engine(micro[:, :-1], micro[:, 1:])
-                engine.backward(loss)
-                engine.step()
-                loss_sum += loss.detach().float()
-            dist.all_reduce(loss_sum)
-            loss_val = loss_sum.item() / (params.grad_accum * world)
+    val_loss, tok_s = float("nan"), 0.0
+    speed, t0, max_steps = Throughput(), time.time(), run.recipe.max_steps
+    run.engine.train()
+    with attention_backend(run.on_gpu):
+        for step in range(start, max_steps):
+            pi, phase, phase_start = run.recipe.phase_at(step)
+            if step in (phase_start, start):
+                _announce_phase(run, pi)
+            loss_val, lr, pi = train_step(run, step)
+            speed.add(run.recipe.global_batch * phase.seq_len)
             losses.append(loss_val)
-            track_spikes(state, loss_val)
-            n_tok = rows * world * phase.seq_len
-            state["tokens"] += n_tok
-            tokens_window += n_tok
             done = step + 1
-            last = done == params.max_steps or done == stop_at
-
-            if rank == 0 and (done % params.eval_every == 0 or last):
-                t_eval = time.time()
-                val_loss = eval_loss(
-                    engine.module,
-                    iter_eval_windows(val_set, longest, params.micro_batch, params.eval_batches),
-                    engine.device,
-                )
-                t_window += time.time() - t_eval  # tokens_per_s counts training time only
-                live.step = done
-                live.log_metric("val/loss", val_loss)
-            if rank == 0 and (done % params.log_every == 0 or last):
-                dt = time.time() - t_window
-                tok_s = tokens_window / max(dt, 1e-9)
-                mfu = tok_s * flops_per_token(cfg, phase.seq_len) / (peak * world)
-                t_window, tokens_window = time.time(), 0
-                live.step = done
-                metrics = {
-                    "train/loss": loss_val,
-                    "lr": lr,
-                    "grad_norm": _grad_norm(engine),
-                    "tokens": state["tokens"],
-                    "tokens_per_s": tok_s,
-                    "mfu": mfu,
-                    "loss_spikes": state["loss_spikes"],
-                    "phase": pi,
-                }
-                metrics.update({f"mixture/{b}": q for b, q in samplers[pi].probabilities.items()})
-                for k, v in metrics.items():
-                    live.log_metric(k, v)
-                live.make_summary()
-                print(
-                    f"pretrain: step {done}/{params.max_steps} loss {loss_val:.4f} "
-                    f"val {val_loss:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s mfu {mfu:.2%}"
-                )
-            if done % params.checkpoint_every == 0 or last:
-                _save_checkpoint(
-                    engine,
-                    dist,
-                    ckpt_dir,
-                    done,
-                    run_hash,
-                    {"state": state, "world_size": world},
-                    params.keep_checkpoints,
-                )
+            last = done in (max_steps, stop_at)
+            v = maybe_eval(run, done, last, sink)
+            val_loss = val_loss if v is None else v
+            if run.rank == 0 and (done % params.log_every == 0 or last):
+                tok_s = speed.window()
+                log_step(run, sink, done, {"train/loss": loss_val, "lr": lr, "phase": pi},
+                         tok_s, peak, val_loss)  # fmt: skip
+            maybe_checkpoint(run, done, last)
+            speed.restart()
             if done == stop_at:
                 break
-
     steps_done = start + len(losses)
-    if rank == 0 and steps_done == params.max_steps:
+    if run.rank == 0 and steps_done == max_steps:
         if val_loss != val_loss:  # resumed at the end: nothing trained, still report val loss
-            val_loss = eval_loss(
-                engine.module,
-                iter_eval_windows(val_set, longest, params.micro_batch, params.eval_batches),
-                engine.device,
-            )
-        save_export(
-            engine.module,
-            fresh_dir(export_dir),
-            tokenizer_model,
-            {
-                "vocab_size": train_set.vocab_size,
-                "eos_id": train_set.eos_id,
-                "bos_id": train_set.bos_id,
-                "tokenizer_sha256": sha,
-                "steps": steps_done,
-                "train_tokens": state["tokens"],
-                "run_hash": run_hash,
-                "val_loss": val_loss,
-            },
-        )
-    if live is not None:
-        live.end()
+            val_loss = validation_loss(run)
+        _export(run, tokenizer_dir, export_dir, steps_done, val_loss)
+    sink.end()
     return {
-        "rank": rank,
-        "world_size": world,
+        "rank": run.rank,
+        "world_size": run.world,
         "resumed_from": start,
         "steps": steps_done,
-        "tokens": state["tokens"],
+        "tokens": run.state["tokens"],
         "losses": losses,
         "val_loss": val_loss,
         "tokens_per_s": tok_s,
-        "mfu": mfu,
-        "loss_spikes": state["loss_spikes"],
+        "tokens_per_s_avg": speed.average(),
+        "mfu_peak_flops": peak,
+        "loss_spikes": run.state["loss_spikes"],
         "wall_s": time.time() - t0,
-        "n_params": model.num_params(),
-        "engine": engine,
+        "threads": threads,
+        "n_params": run.engine.module.num_params(),
+        "run_dir": run.run_dir,
+        "recipe": run.recipe,
+        "engine": run.engine,
     }
+
+
+def _export(run: Run, tokenizer_dir: Path, export_dir: Path, steps: int, val_loss: float) -> None:
+    tokenizer_model = tokenizer_dir / "tokenizer.model"
+    save_export(
+        run.engine.module,
+        fresh_dir(export_dir),
+        tokenizer_model,
+        {
+            "vocab_size": run.train_set.vocab_size,
+            "eos_id": run.train_set.eos_id,
+            "bos_id": run.train_set.bos_id,
+            "tokenizer_sha256": run.train_set.meta.get("tokenizer_sha256"),
+            "steps": steps,
+            "train_tokens": run.state["tokens"],
+            "run_hash": run.run_hash,
+            "val_loss": val_loss,
+            "preset": run.recipe.preset,
+            "global_batch": run.recipe.global_batch,
+            "pretrain_params": dataclasses.asdict(run.params),
+            "recipe": {
+                "tokens_per_step": run.recipe.tokens_per_step(),
+                "max_steps": run.recipe.max_steps,
+                "total_tokens": run.recipe.total_tokens(),
+                **run.recipe.defining(),
+            },
+        },
+    )

@@ -14,9 +14,26 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from arxiv2lm.train.model import GPT
 
-GPU_PEAK_FLOPS = 989e12  # H100 SXM dense bf16
-CPU_PEAK_FLOPS_PER_CORE = 160e9  # nominal AVX-512: 2 FMA units x 16 fp32 lanes x 2 x 2.5 GHz
+# Dense bf16 peak FLOP/s by GPU name (vendor data sheets, SXM parts). MFU is reported only
+# against a known peak: on a CPU or an unlisted GPU set `pretrain.peak_tflops`.
+GPU_PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0, "H800": 989.0, "A800": 312.0}
 SPIKE_FACTOR, SPIKE_WINDOW, SPIKE_MIN = 1.5, 50, 10
+
+
+def peak_flops(device_name: str | None, override_tflops: float = 0.0) -> float | None:
+    """Peak dense bf16 FLOP/s of one device, or None when unknown (no MFU then).
+
+    >>> peak_flops("NVIDIA A100-SXM4-80GB"), peak_flops("NVIDIA H200"), peak_flops(None)
+    (312000000000000.0, 989000000000000.0, None)
+    >>> peak_flops(None, 100.0)
+    100000000000000.0
+    """
+    if override_tflops > 0:
+        return override_tflops * 1e12
+    for name, tflops in GPU_PEAK_TFLOPS.items():
+        if device_name and name in device_name.upper():
+            return tflops * 1e12
+    return None
 
 
 @contextlib.contextmanager
