@@ -50,7 +50,10 @@ def export_hf(
         "n_params": model.num_params(),
         "steps": config.get("steps"),
         "train_tokens": config.get("train_tokens"),
-        "pretrain_params": config.get("pretrain_params"),
+        "pretrain_params": {
+            "resolved": config.get("recipe"),
+            "params.yaml": config.get("pretrain_params"),
+        },
         "lineage": {**lineage(Path.cwd()), "tokenizer_sha256": config.get("tokenizer_sha256")},
         "yield": read_json(yield_json) if yield_json and yield_json.is_file() else None,
         "evaluation": {k: v for k, v in metrics.items() if k != "model"},
