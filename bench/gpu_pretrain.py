@@ -183,18 +183,27 @@ def table(rows: list[dict[str, Any]]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        lines.append(
-            f"| {r['label']} | {r['optimizer']} | {r['ckpt_every'] or 'off'} | "
-            f"{'yes' if r['compile'] else 'no'} | {r['micro_batch']} | {r['step_s']} | "
-            f"{r['tokens_per_s']:,.0f} | {_cell(r['mfu'], '.1%')} | "
-            f"{_cell(r['peak_alloc_gib'])} | {_cell(r['peak_reserved_gib'])} | "
-            f"{r['estimate_gib']} | {r['first_step_s']} | {r['first_loss']}→{r['last_loss']} |"
-        )
+        cells = [
+            r["label"],
+            f"{r['optimizer']} ({r['optimizer_class']})",
+            r["ckpt_every"] or "off",
+            "yes" if r["compile"] else "no",
+            r["micro_batch"],
+            r["step_s"],
+            f"{r['tokens_per_s']:,.0f}",
+            _cell(r["mfu"], ".1%"),
+            _cell(r["peak_alloc_gib"]),
+            _cell(r["peak_reserved_gib"]),
+            r["estimate_gib"],
+            r["first_step_s"],
+            f"{r['first_loss']}→{r['last_loss']}",
+        ]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
     if rows:
         r = rows[0]
         lines[:0] = [
             f"{r['device']}, torch {r['torch']}, deepspeed {r['deepspeed']}, "
-            f"{r['preset']} ({r['n_params'] / 1e9:.2f}B params, vocab {r['vocab']:,}), "
+            f"{r['preset']} ({r['n_params'] / 1e6:,.1f}M params, vocab {r['vocab']:,}), "
             f"seq {r['seq_len']}, {r['world_size']} process(es), ZeRO-{r['zero_stage']} "
             f"{'bf16' if r['bf16'] else 'fp32'}, {r['grad_accum_dtype']} gradient "
             "accumulation, random tokens",

@@ -23,11 +23,27 @@ PAPERS = Path(__file__).resolve().parents[2].parent / "shared/realdata/papers"
 _COMMENT = re.compile(r"(?<!\\)%(.*)$", re.M)
 
 
-def _folders() -> list[tuple[str, str]]:
+# Papers added to the dev set after this extractor was written that it still gets wrong;
+# each is a case of the open "Extraction II" issue (main file chosen by name over content,
+# `%` inside a verbatim listing). strict: a fix turns the mark into a failure to remove it.
+KNOWN_FAILURES = {
+    "frenchy64__esop16": "a `%` inside a listing is read as a comment",
+    "season-lab__survey-symbolic-execution": "appendix.tex chosen over arxiv.tex by name",
+    "KitchinHUB__kitchingroup-51": "a stale copy in images/ chosen over the root main",
+}
+
+
+def _folders() -> list[tuple[str, str] | object]:
     if not (PAPERS / "SOURCES.tsv").exists():
         return []
     with (PAPERS / "SOURCES.tsv").open(encoding="utf-8") as fh:
-        return [(r["folder"], r["main_tex"]) for r in csv.DictReader(fh, delimiter="\t")]
+        rows = [(r["folder"], r["main_tex"]) for r in csv.DictReader(fh, delimiter="\t")]
+    return [
+        pytest.param(*row, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[row[0]], strict=True))
+        if row[0] in KNOWN_FAILURES
+        else row
+        for row in rows
+    ]
 
 
 @pytest.mark.skipif(not _folders(), reason=f"{PAPERS} absent")

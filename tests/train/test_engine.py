@@ -363,3 +363,17 @@ def test_an_oom_killed_child_is_named_with_the_preset_and_its_memory(monkeypatch
     err = capsys.readouterr().err
     assert "killed (SIGKILL), most likely by the out-of-memory killer" in err
     assert "preset 'small' needs about 3.5 GiB per process" in err
+
+
+def test_threads_default_to_the_cores_shared_among_local_processes(monkeypatch):
+    from arxiv2lm.params import resolve_workers
+    from arxiv2lm.train.engine import configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+        assert configure_threads(tiny_params(threads=0)) == max(1, resolve_workers(0) // 2)
+        assert torch.get_num_threads() == max(1, resolve_workers(0) // 2)
+        assert configure_threads(tiny_params(threads=3)) == 3 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

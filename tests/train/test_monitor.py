@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from arxiv2lm.train.model import GPT, ModelConfig
-from arxiv2lm.train.monitor import SPIKE_MIN, eval_loss, track_spikes
+from arxiv2lm.train.monitor import SPIKE_MIN, eval_loss, peak_flops, track_spikes
 
 
 def test_spikes_counted_against_the_recent_median() -> None:
@@ -28,3 +29,19 @@ def test_eval_loss_is_token_weighted_and_restores_train_mode() -> None:
     model.train()
     eval_loss(model, iter(batches), torch.device("cpu"))
     assert model.training
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "peak"),
+    [
+        ("NVIDIA A100-SXM4-80GB", 0.0, 312e12),
+        ("NVIDIA A100 80GB PCIe", 0.0, 312e12),
+        ("NVIDIA H100 80GB HBM3", 0.0, 989e12),
+        ("NVIDIA H200", 0.0, 989e12),
+        ("NVIDIA GeForce RTX 4090", 0.0, None),  # unknown: no MFU rather than a wrong one
+        (None, 0.0, None),  # a CPU
+        ("NVIDIA GeForce RTX 4090", 165.0, 165e12),
+    ],
+)
+def test_peak_flops_comes_from_the_device(name, override, peak) -> None:
+    assert peak_flops(name, override) == peak
