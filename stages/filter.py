@@ -2,8 +2,10 @@
 
     python stages/filter.py data/ingest data/filter
 
-Reads `<in>/metadata/arxiv-metadata-oai-snapshot.json`; writes `<out>/papers.parquet`
-(ids kept as strings), `<out>/rejected.parquet` and `<out>/stats.json`.
+Reads `<in>/metadata/arxiv-metadata-oai-snapshot.json` (plain, gzip or zstd); writes
+`<out>/papers.parquet` (ids kept as strings), `<out>/rejected.parquet` and `<out>/stats.json`.
+A line that cannot be used (not UTF-8, not JSON, a field of the wrong type, over
+`MAX_LINE_BYTES`) is a `bad_metadata` drop with its line number, never a traceback.
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ def filter_snapshot(snapshot: Path, params: FilterParams, out: Path) -> Ledger:
     seen: set[str] = set()
     with ParquetBatchWriter(out / "papers.parquet", SCHEMA) as writer:
         for lineno, raw in iter_snapshot(snapshot):
-            rec = raw if isinstance(raw, Drop) else parse_record(raw)
+            if isinstance(raw, Drop):  # its detail already names the line
+                ledger.drop(f"line:{lineno}", raw.reason, 0, raw.detail)
+                continue
+            rec = parse_record(raw)
             if isinstance(rec, Drop):
-                ledger.drop(f"line:{lineno}", rec.reason, 0, rec.detail)
+                ledger.drop(f"line:{lineno}", rec.reason, 0, f"line {lineno}: {rec.detail}")
                 continue
             if rec.id in seen:
                 ledger.drop(rec.id, "duplicate_id", 0, f"line {lineno}")

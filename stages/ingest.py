@@ -11,6 +11,11 @@ those chunks. The output holds `metadata/arxiv-metadata-oai-snapshot.json`,
 `src/arXiv_src_YYMM_NNN.tar` and `src/arXiv_src_manifest.xml` (plus `sample.json`, what the
 sample holds). Sample and local outputs are built aside and moved into place whole; s3
 updates the folder in place, since no file appears there before it is verified.
+
+Every name and number a manifest gives is checked before any file is touched (see
+`arxiv2lm.sources.manifest`): a bad entry stops the stage with a one-line error naming it,
+and the previous output stays as it was (s3 reads the new manifest under its own name,
+`src/arXiv_src_manifest.full.xml`, so the previous `arXiv_src_manifest.xml` survives).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from arxiv2lm.params import IngestParams, ParamsError, load_params
 from arxiv2lm.sources.manifest import (
     MANIFEST,
     SNAPSHOT,
+    chunk_path,
     link_mirror,
     link_or_copy,
     read_manifest,
@@ -32,6 +38,7 @@ from arxiv2lm.sources.manifest import (
 from arxiv2lm.sources.remote import (
     ChecksumError,
     S3Location,
+    check_selection,
     fetch_chunks,
     fetch_manifest,
     fetch_snapshot,
@@ -41,6 +48,8 @@ from arxiv2lm.sources.remote import (
 )
 from arxiv2lm.sources.sample import generate_sample
 
+FULL_MANIFEST = "src/arXiv_src_manifest.full.xml"  # the bucket's, all months
+
 
 def ingest_s3(p: IngestParams, out: Path) -> str:
     """Fetch the selected chunks into `out` in place; returns the summary line."""
@@ -48,17 +57,17 @@ def ingest_s3(p: IngestParams, out: Path) -> str:
         raise ValueError("source s3 needs ingest.snapshot (a path or s3://bucket/key)")
     s3 = p.s3
     client = make_client(s3.endpoint_url, s3.region)
-    loc = S3Location(s3.bucket, s3.prefix, s3.requester_pays)
-    full = fetch_manifest(client, loc, out)
-    full_copy = full.with_name("arXiv_src_manifest.full.xml")
-    full.replace(full_copy)
+    loc = S3Location(s3.bucket, s3.prefix, s3.requester_pays)  # checks bucket and prefix
+    check_selection(s3.yymm_from, s3.yymm_to, s3.yymm_list)  # before any request
+    # Read into its own name: if it is bad, the stage stops with the previous manifest intact.
+    full = fetch_manifest(client, loc, out, FULL_MANIFEST)
     chosen = select_chunks(
-        read_manifest(full_copy), s3.yymm_from, s3.yymm_to, s3.yymm_list, s3.max_chunks
+        read_manifest(full), s3.yymm_from, s3.yymm_to, s3.yymm_list, s3.max_chunks
     )
     if not chosen:
         raise ValueError(f"no chunk of s3://{s3.bucket}/{loc.key(MANIFEST)} matches the selection")
     got = fetch_chunks(client, loc, chosen, out, workers=s3.download_workers)
-    keep = {out / e.filename for e in chosen}
+    keep = {chunk_path(out, e.filename) for e in chosen}
     for stale in (out / "src").glob("arXiv_src_*.tar"):
         if stale not in keep:
             stale.unlink()

@@ -4,8 +4,9 @@
 
 Reads extract's per-chunk parts `<in>/parts/*.parquet`; writes `<out>/docs.parquet` (kept
 papers in chunk order), `rejected.parquet` and `stats.json`; the folder is replaced whole.
-Chunks whose unit (normalized text, signals, MinHash) is in the work cache (same part,
-MinHash params and code) are not normalized again; thresholds only rerun the global pass.
+Binary junk is dropped as `not_text`, a paper over `timeout_s` as `timeout`. Chunks whose
+unit (normalized text, signals, MinHash) is in the work cache (same part, MinHash params,
+`timeout_s` and code) are not normalized again; thresholds only rerun the global pass.
 """
 
 from __future__ import annotations

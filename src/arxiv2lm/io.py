@@ -1,7 +1,9 @@
 """Atomic writes and bounded-batch Parquet I/O.
 
 Everything a stage writes goes to a temporary name in the same folder and is moved into
-place with `os.replace`, so DVC never caches a half-written file.
+place with `os.replace`, so DVC never caches a half-written file. A process killed with
+SIGKILL cannot remove its temporaries (`.<name>.tmp-<pid>`, `.<name>.old-<pid>`); the next
+atomic write into that folder does (`clean_stale_temps`).
 
 >>> with atomic_path("out.json") as tmp:          # doctest: +SKIP
 ...     tmp.write_text("{}")
@@ -13,6 +15,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,13 +25,105 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 256
+# The temporaries this module (and every writer that copies its naming) makes.
+_TEMP_NAME = re.compile(r"^\..+\.(?:tmp|old)-(?P<pid>[0-9]+)$")
+# Slack between a process's start time (from /proc, whole-second boot time) and a temp's
+# ctime before a live pid is judged a reuse; clock steps of a second or two are common.
+_START_SLACK_S = 2.0
+_cleaned: set[Path] = set()  # folders already cleaned by this process
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # 0 and below name process groups, never a temp's writer
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    except OverflowError:
+        return False  # no pid is that large
+    return True
+
+
+def _start_time(pid: int) -> float | None:
+    """Wall-clock start of process `pid` (Linux /proc), or None where it cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        btime = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        # field 22, starttime in clock ticks after boot; the name (field 2) may hold spaces
+        ticks = float(stat.rsplit(")", 1)[1].split()[19])
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _is_stale(pid: int, changed: float) -> bool:
+    """Whether a temp named for `pid`, whose inode last changed at `changed`, has no writer.
+
+    A dead pid has none. A live pid may be a reuse: if that process started after the
+    temp's ctime it cannot have made it (a writer starts before its temp exists, and an
+    inode's ctime is never before its creation; unlike mtime, copy2/utime/tar cannot set
+    it back). Without /proc a live pid is trusted.
+    """
+    if not _pid_alive(pid):
+        return True
+    start = _start_time(pid)
+    return start is not None and start > changed + _START_SLACK_S
+
+
+def clean_stale_temps(folder: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporaries in `folder` whose writing process is gone; return their names.
+
+    Runs once per folder per process (atomic writers call it before making their temp).
+    Pids are this host's: a folder shared by several hosts (NFS) must not use it.
+
+    >>> clean_stale_temps(tmp_path)  # doctest: +SKIP
+    ['.filter.tmp-4242']
+    """
+    folder = Path(folder)
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m is None:
+            continue
+        try:
+            changed = entry.stat(follow_symlinks=False).st_ctime
+        except FileNotFoundError:
+            continue  # its writer finished meanwhile
+        if not _is_stale(int(m.group("pid")), changed):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
+def _prepare(folder: Path) -> None:
+    """Create `folder` and, the first time this process writes there, clean it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder.resolve()
+    if key not in _cleaned:
+        clean_stale_temps(folder)
+        _cleaned.add(key)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; move it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _prepare(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
@@ -47,7 +142,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     A stage that fails half-way leaves its previous output untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _prepare(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -104,7 +199,7 @@ class ParquetBatchWriter:
         self, path: str | os.PathLike[str], schema: pa.Schema, batch_rows: int = BATCH_ROWS
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _prepare(self.path.parent)
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows = 0

@@ -92,7 +92,12 @@ class NormalizeParams:
     near_dup_threshold: float  # MinHash-estimated Jaccard of word shingles; 1.0 = off
     minhash_perm: int
     shingle_words: int
+    timeout_s: float  # per paper, like extract's; over it the paper is dropped as `timeout`
     workers: int
+
+    def __post_init__(self) -> None:
+        if self.timeout_s < 0:
+            raise ParamsError(f"normalize: timeout_s {self.timeout_s} must be >= 0 (0 = no limit)")
 
 
 @dataclass(frozen=True)

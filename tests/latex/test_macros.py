@@ -1,6 +1,7 @@
 import pytest
 
 from arxiv2lm.latex.comments import strip_comments
+from arxiv2lm.latex.includes import TooLarge
 from arxiv2lm.latex.macros import collect, expand, remove_definitions
 
 
@@ -78,3 +79,24 @@ def test_providecommand_does_not_override():
     assert (
         ex("\\newcommand{\\R}{A}\\providecommand{\\R}{B}\\providecommand{\\S}{C}", "\\R\\S") == "AC"
     )
+
+
+def test_oversized_expansion_is_refused_before_it_is_built():
+    import tracemalloc
+
+    table = collect("\\newcommand{\\big}[1]{" + "#1" * 3000 + "}")
+    use = "\\big{" + "x" * 25_000 + "}"  # would build 75 MB
+    tracemalloc.start()
+    with pytest.raises(TooLarge, match="macro expansion passed 1000000 chars"):
+        expand(use, table, max_chars=1_000_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2_000_000
+
+
+def test_expansion_up_to_the_size_cap_is_kept():
+    table = collect("\\newcommand{\\tw}[1]{#1#1}")
+    # body 4 + 1, then 2 uses of a 10-char argument, each + 1: 27 chars predicted
+    assert expand("\\tw{abcdefghij}", table, max_chars=27).text == "abcdefghij" * 2
+    with pytest.raises(TooLarge):
+        expand("\\tw{abcdefghij}", table, max_chars=26)

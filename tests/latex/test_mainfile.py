@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from arxiv2lm.latex.mainfile import find_main
 from arxiv2lm.ledger import Drop
 
@@ -68,3 +70,89 @@ def test_plain_tex_single_file():
 def test_no_tex_is_no_main_tex():
     r = find_main({"refs.bbl": "x", "a.sty": "y"}, {})
     assert isinstance(r, Drop) and r.reason == "no_main_tex"
+
+
+SECTIONS = "\\section{Intro} Text.\\input{intro}"
+WRAP = "\\documentclass{article}\n\\begin{document}\n\\include{main}\n\\end{document}\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "main"),
+    [
+        # the wrapper includes `main`: the name `main` is no reason to pick main.tex
+        ({"paper.tex": WRAP, "main.tex": SECTIONS, "intro.tex": "I."}, "paper.tex"),
+        ({"paper.tex": doc("\\input{main.tex}"), "main.tex": SECTIONS, "intro.tex": "I."},
+         "paper.tex"),
+        ({"sub/paper.tex": WRAP, "sub/main.tex": SECTIONS, "sub/intro.tex": "I."},
+         "sub/paper.tex"),
+        ({"paper.tex": doc("\\input{src/main}"), "src/main.tex": SECTIONS,
+          "src/intro.tex": "I."}, "paper.tex"),
+        # main.tex is itself a whole document (a subfiles child): still included, not main
+        ({"paper.tex": WRAP, "main.tex": "\\documentclass[paper]{subfiles}" + doc(SECTIONS),
+          "intro.tex": "I."}, "paper.tex"),
+    ],
+)  # fmt: skip
+def test_file_that_includes_main_is_the_main(files: dict[str, str], main: str) -> None:
+    assert find_main(files, {})[0] == main
+    # editors leave `%!TEX root = main.tex` in the children, from before the wrapper existed
+    raw = {p: "% !TEX root = main.tex\n" + t for p, t in files.items() if p != main}
+    assert find_main(files, raw)[0] == main
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"main.tex": doc("\\input{intro}"), "intro.tex": "Intro. \\include{main}"},
+        {"main.tex": doc("\\input{intro}"), "intro.tex": "Intro. \\input{main.tex}"},
+        {"main.tex": doc("\\input{sec/intro}"), "sec/intro.tex": "Intro. \\input{../main}"},
+        {"main.tex": doc("\\input{sec/intro}"), "sec/intro.tex": "Intro. \\input{main}"},
+    ],
+)
+def test_child_that_includes_main_back_does_not_demote_it(files: dict[str, str]) -> None:
+    assert find_main(files, {}) == ("main.tex", "single_candidate")
+
+
+def test_candidates_including_each_other_are_not_all_dropped():
+    texts = {"paper.tex": doc("\\include{main}"), "main.tex": doc("\\input{paper}")}
+    assert find_main(texts | {"paper.bbl": ""}, {}) == ("paper.tex", "bbl_stem")
+    assert find_main(texts | {"main.bbl": ""}, {}) == ("main.tex", "bbl_stem")
+
+
+def test_plain_tex_cycle_keeps_the_largest():
+    texts = {"a.tex": "A long text. \\input b \\bye", "b.tex": "B \\input a", "c.tex": ""}
+    assert find_main(texts, {}) == ("a.tex", "plain_tex")
+
+
+def test_a_stray_child_including_main_does_not_demote_it():
+    texts = {"main.tex": doc("Body."), "old/notes.tex": "\\input{../main}"}
+    assert find_main(texts, {}) == ("main.tex", "single_candidate")
+
+
+def test_long_include_chain_is_linear_and_not_recursive():
+    n = 5000  # deeper than the recursion limit
+    texts = {f"s{i}.tex": f"\\input{{s{i + 1}}}" for i in range(n)} | {
+        "main.tex": doc("\\input{s0}")
+    }
+    assert find_main(texts, {}) == ("main.tex", "single_candidate")
+    assert find_main({k: v for k, v in texts.items() if k != "main.tex"}, {}) == (
+        "s0.tex",
+        "plain_tex",
+    )
+
+
+def test_tex_root_naming_an_included_file_is_ignored():
+    texts = {"ms.tex": doc("\\input{body}"), "body.tex": doc("B"), "sec.tex": "S"}
+    raw = {"sec.tex": "% !TEX root = body.tex\nS"}
+    assert find_main(texts, raw) == ("ms.tex", "single_candidate")
+
+
+def test_tex_root_majority_of_children_wins():
+    texts = {"a.tex": D, "b.tex": D, "s1.tex": "x", "s2.tex": "y", "s3.tex": "z"}
+    raw = {"s1.tex": "%!TEX root = a.tex\nx", "s2.tex": "%!TEX root = b.tex\ny",
+           "s3.tex": "% !TeX root = b.tex\nz"}  # fmt: skip
+    assert find_main(texts, raw) == ("b.tex", "tex_root")
+
+
+def test_including_files_beats_a_preferred_name():
+    texts = {"main.tex": D + "x" * 100, "orff.tex": doc("\\input{sec}"), "sec.tex": "S"}
+    assert find_main(texts, {}) == ("orff.tex", "includes_files")

@@ -52,6 +52,21 @@ def test_input_cycle_terminates():
     assert r.text == "M A B"
 
 
+def test_child_including_main_back_is_not_no_main_tex():
+    r = run({"main.tex": doc("Main text. \\input{sec/intro}"),
+             "sec/intro.tex": "Intro text. \\include{main}"})  # fmt: skip
+    assert isinstance(r, ExtractResult), r
+    assert (r.main_file, r.text) == ("main.tex", "Main text. Intro text.")
+
+
+def test_wrapper_including_main_is_the_main_file():
+    r = run({"paper.tex": doc("\\include{main}", "\\newcommand{\\N}{Nine}"),
+             "main.tex": "% !TEX root = main.tex\n\\section{Intro} \\N. \\input{intro}",
+             "intro.tex": "% !TEX root = main.tex\nMore."})  # fmt: skip
+    assert (r.main_file, r.main_rule) == ("paper.tex", "single_candidate")
+    assert r.text == "## Intro\n\nNine. More."
+
+
 def test_plain_tex_accepted():
     r = run({"main.tex": "Plain words here.\\bye"})
     assert r.main_rule == "plain_tex" and "Plain words here." in r.text
@@ -70,6 +85,18 @@ def test_drop_withdrawn():
 def test_drop_too_large():
     r = run({"main.tex": doc("x" * 3000)}, max_expanded_mb=0.001)
     assert isinstance(r, Drop) and r.reason == "too_large"
+
+
+def test_drop_too_large_macro_expansion_without_building_it():
+    import tracemalloc
+
+    big = doc("\\big{" + "x" * 25_000 + "}", "\\newcommand{\\big}[1]{" + "#1" * 3000 + "}")
+    tracemalloc.start()
+    r = run({"main.tex": big}, max_expanded_mb=1.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert r == Drop("too_large", "macro expansion passed 1000000 chars")
+    assert peak < 3_000_000  # the expansion would be 75 MB
 
 
 def test_drop_empty_text():

@@ -1,5 +1,6 @@
 """The manifest reader/writer, md5 streaming, member names and the local-mirror layout."""
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -7,7 +8,9 @@ import pytest
 
 from arxiv2lm.sources.manifest import (
     ChunkEntry,
+    chunk_path,
     id_from_member,
+    inside,
     link_mirror,
     md5_file,
     member_name,
@@ -150,3 +153,96 @@ def test_link_mirror_missing_snapshot_is_an_error(tmp_path):
     mirror, _ = _mirror(tmp_path / "mirror")
     with pytest.raises(FileNotFoundError, match="snapshot"):
         link_mirror(mirror, tmp_path / "nope.json", tmp_path / "out")
+
+
+# --- hostile manifests: every name and number is checked before any file is touched ---
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("filename", "../../victim.txt", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "src/../../victim.txt", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "/etc/passwd", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "src/arXiv_src_0001_001.tar/../../x", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "src/sub/arXiv_src_0001_001.tar", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "arXiv_src_0001_001.tar", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "src/arXiv_src_0001_001.tar.part", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("filename", "src/arXiv_src_\uff10001_001.tar", "is not src/arXiv_src_YYMM_NNN.tar"),
+        ("md5sum", "z" * 32, "<md5sum> 'zzzz"),
+        ("md5sum", "", "<md5sum> '' is not 32 hex digits"),
+        ("content_md5sum", "abc", "<content_md5sum> 'abc' is not 32 hex digits"),
+        ("size", 0, "<size> 0 is not a positive byte count"),
+        ("size", -5, "<size> -5 is not a positive byte count"),
+        ("num_items", -1, "<num_items> -1 is negative"),
+        ("yymm", "0013", "<yymm> '0013' is not YYMM"),
+        ("yymm", "0002", "<yymm> '0002' is not the filename's 0001"),
+        ("seq_num", 0, "<seq_num> 0 is not in 1..999"),
+        ("seq_num", 1000, "<seq_num> 1000 is not in 1..999"),
+    ],
+)
+def test_bad_entry_is_an_error_naming_it(tmp_path, field, value, message):
+    bad = dataclasses.replace(_entry(), **{field: value})
+    write_manifest([_entry("src/arXiv_src_0001_002.tar"), bad], tmp_path / "m.xml")
+    with pytest.raises(ValueError) as err:
+        read_manifest(tmp_path / "m.xml")
+    assert f"m.xml: <file> #2 ({bad.filename!r}): " in str(err.value)
+    assert message in str(err.value)
+
+
+def test_duplicate_filename_is_an_error(tmp_path):
+    write_manifest([_entry(), _entry()], tmp_path / "m.xml")
+    with pytest.raises(ValueError, match=r"#2 \('src/arXiv_src_0001_001.tar'\): listed twice"):
+        read_manifest(tmp_path / "m.xml")
+
+
+def test_upper_case_md5_is_read_as_lower_case(tmp_path):
+    write_manifest([dataclasses.replace(_entry(), md5sum="A" * 32)], tmp_path / "m.xml")
+    assert read_manifest(tmp_path / "m.xml")[0].md5sum == "a" * 32
+
+
+def test_chunk_path_accepts_only_chunk_names(tmp_path):
+    assert chunk_path(tmp_path, "src/arXiv_src_2301_017.tar") == (
+        tmp_path / "src/arXiv_src_2301_017.tar"
+    )
+    for bad in ["../x.tar", "src/arXiv_src_2301_017.tar\n", "src/arXiv_src_2301_17.tar"]:
+        with pytest.raises(ValueError, match="not src/arXiv_src_YYMM_NNN.tar"):
+            chunk_path(tmp_path, bad)
+
+
+def test_inside_follows_symlinks(tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "src").symlink_to(elsewhere)
+    assert inside(out, out / "metadata/x.json") == out / "metadata/x.json"
+    with pytest.raises(ValueError, match=r"resolves to .*elsewhere.*outside"):
+        inside(out, out / "src/arXiv_src_0001_001.tar")
+
+
+def test_link_mirror_never_links_outside_its_folders(tmp_path):
+    """A `../victim.txt` entry used to be hard-linked from beside the mirror to beside out."""
+    mirror, snap = _mirror(tmp_path / "mirror")
+    victim = tmp_path / "victim.txt"  # mirror/../victim.txt
+    victim.write_text("precious")
+    text = (mirror / "src/arXiv_src_manifest.xml").read_text()
+    (mirror / "src/arXiv_src_manifest.xml").write_text(
+        text.replace("src/arXiv_src_0001_001.tar", "../victim.txt")
+    )
+    out = tmp_path / "deep/er/out"
+    with pytest.raises(ValueError, match=r"#1 \('../victim.txt'\): <filename>"):
+        link_mirror(mirror, snap, out)
+    assert not (out.parent / "victim.txt").exists()
+    assert not out.exists()
+    assert victim.stat().st_nlink == 1 and victim.read_text() == "precious"
+
+
+def test_link_mirror_refuses_a_symlink_out_of_out(tmp_path):
+    mirror, snap = _mirror(tmp_path / "mirror")
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "src").symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="outside"):
+        link_mirror(mirror, snap, out)
+    assert list(elsewhere.iterdir()) == []

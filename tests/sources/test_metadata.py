@@ -149,3 +149,96 @@ def test_real_snapshot_lines_parse_and_filter_by_category() -> None:
             assert out == wanted
         n += 1
     assert n == 200
+
+
+def _snapshot(tmp_path: Path, lines: list[bytes], fmt: str = "plain") -> Path:
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / f"s.{fmt}"
+    if fmt == "gz":
+        data = gzip.compress(data)
+    elif fmt == "zst":
+        data = pytest.importorskip("zstandard").ZstdCompressor().compress(data)
+    path.write_bytes(data)
+    return path
+
+
+GOOD = json.dumps(rec()).encode()
+HOSTILE_LINES = {
+    "non_utf8": (b'{"id": "2301.0\xff", "categories": "math.AG"}', "byte 0xff at 14 not UTF-8"),
+    "deep_nesting": (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deep"),
+    "huge_int": (b'{"id": "2301.01234", "n": ' + b"7" * 5000 + b"}", "4300 digits"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["plain", "gz", "zst"])
+@pytest.mark.parametrize("case", sorted(HOSTILE_LINES))
+def test_hostile_line_is_one_named_drop(tmp_path, case: str, fmt: str) -> None:
+    line, detail = HOSTILE_LINES[case]
+    out = list(iter_snapshot(_snapshot(tmp_path, [GOOD, line, GOOD], fmt)))
+    assert [n for n, _ in out] == [1, 2, 3]
+    assert isinstance(out[0][1], dict) and isinstance(out[2][1], dict)
+    drop = out[1][1]
+    assert isinstance(drop, Drop) and drop.reason == "bad_metadata"
+    assert drop.detail.startswith("line 2: ") and detail in drop.detail
+
+
+@pytest.mark.parametrize("fmt", ["plain", "gz", "zst"])
+def test_overlong_line_is_dropped_without_reading_it_whole(tmp_path, fmt: str) -> None:
+    import tracemalloc
+
+    long_line = b'{"id": "' + b"a" * 8_000_000 + b'"}'
+    path = _snapshot(tmp_path, [GOOD, long_line, GOOD], fmt)
+    tracemalloc.start()
+    out = list(iter_snapshot(path, max_line_bytes=64_000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [n for n, _ in out] == [1, 2, 3]
+    assert out[1][1] == Drop("bad_metadata", "line 2: over 64000 bytes")
+    assert out[2][1]["id"] == "2301.01234"
+    assert peak < 2_000_000  # the line is 8 MB; one read block is 256 KiB
+
+
+def test_line_at_the_cap_is_kept(tmp_path) -> None:
+    [(_, raw)] = list(iter_snapshot(_snapshot(tmp_path, [GOOD]), max_line_bytes=len(GOOD)))
+    assert raw["id"] == "2301.01234"
+
+
+def test_bom_on_first_line_is_not_a_bad_line(tmp_path) -> None:
+    [(_, raw)] = list(iter_snapshot(_snapshot(tmp_path, [b"\xef\xbb\xbf" + GOOD])))
+    assert raw["id"] == "2301.01234"
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path) -> None:
+    path = _snapshot(tmp_path, [GOOD] * 200, "gz")
+    path.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(MetadataError, match="unreadable after line"):
+        list(iter_snapshot(path))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "detail"),
+    [
+        ({"versions": {"v1": "Mon, 2 Apr 2007 19:18:42 GMT"}}, "no parsable versions[0]"),
+        ({"versions": 7}, "no parsable versions[0]"),
+        ({"versions": "Mon, 2 Apr 2007"}, "no parsable versions[0]"),
+        ({"versions": [{"created": 1175541522}]}, "no parsable versions[0]"),
+        ({"versions": [{"created": "Mon, 2 Apr 99999999999 1:0:0 GMT"}]}, "versions[0]"),
+        ({"versions": [{"created": "Mon, 2 Apr 2007 1:0:0 +9999"}]}, "versions[0]"),
+        ({"license": {"url": "http://creativecommons.org/licenses/by/4.0/"}}, "license is dict"),
+        ({"categories": ["math.AG"]}, "categories is list, not str"),
+        ({"title": 42}, "title is int, not str"),
+        ({"abstract": ["x"]}, "abstract is list, not str"),
+        ({"comments": {"withdrawn": True}}, "comments is dict, not str"),
+        ({"id": 704.001}, "id is float, not str"),
+        ({"id": "  "}, "id is missing or blank"),
+        ({"title": "bad \ud800 surrogate"}, "title has an unpaired surrogate"),
+    ],
+)
+def test_wrong_field_types_are_bad_metadata(overrides: dict, detail: str) -> None:
+    d = parse_record(rec(**overrides))
+    assert isinstance(d, Drop) and d.reason == "bad_metadata" and detail in d.detail
+
+
+def test_update_date_of_any_type_is_not_read() -> None:
+    r = parse_record(rec(update_date={"y": 2024}))
+    assert r.created == "2023-01-03"

@@ -85,3 +85,30 @@ def test_bad_params_named(workdir: Path) -> None:
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(SystemExit, match="filter: unknown key 'from_dat'"):
         _stage().main(["ingest", "out"])
+
+
+def test_hostile_lines_are_counted_drops_not_tracebacks(workdir: Path) -> None:
+    snap = workdir / "ingest" / "metadata" / "arxiv-metadata-oai-snapshot.json"
+    lines = [
+        _line("0704.0010", "math.AG").encode(),
+        b'{"id": "0704.0012", "categories": "math.AG\xff"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"id": "0704.0013", "n": ' + b"9" * 5000 + b"}",
+        _line("0704.0014", "math.AG", versions={"v1": "Mon, 2 Apr 2007"}).encode(),
+        _line("0704.0015", "math.AG", versions=3).encode(),
+        _line("0704.0016", "math.AG", license={"url": "cc-by"}).encode(),
+        _line("0704.0017", "math.AG", title=["T"]).encode(),
+        _line("0704.0018", "math.AG", abstract="\ud800").encode(),
+        _line("0704.0019", "math.AG").encode(),
+    ]
+    snap.write_bytes(b"\n".join(lines) + b"\n")
+    _stage().main(["ingest", "out"])
+    ids = pq.read_table(workdir / "out" / "papers.parquet").column("id").to_pylist()
+    assert ids == ["0704.0010", "0704.0019"]
+    stats = read_json(workdir / "out" / "stats.json")
+    assert stats["dropped"] == {"bad_metadata": {"papers": 8, "bytes": 0}}
+    assert stats["in"]["papers"] == 10
+    rejected = pq.read_table(workdir / "out" / "rejected.parquet").to_pylist()
+    assert [r["id"] for r in rejected] == [f"line:{n}" for n in range(2, 10)]
+    assert [r["detail"].split(":")[0] for r in rejected] == [f"line {n}" for n in range(2, 10)]
+    assert "license is dict" in rejected[5]["detail"]

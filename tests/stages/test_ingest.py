@@ -89,3 +89,24 @@ def test_local_source_errors_are_one_line(tmp_path, setup, message):
     assert message in res.stderr and "Traceback" not in res.stderr
     assert (tmp_path / "data/ingest/keep").read_text() == "previous output"
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["ingest"]
+
+
+def test_local_hostile_manifest_links_nothing_and_keeps_the_output(tmp_path):
+    """A `../victim.txt` entry used to be hard-linked from beside the mirror into data/."""
+    mirror = tmp_path / "mirror"
+    generate_sample(mirror, 5, 40, 40)
+    snapshot = mirror / "metadata/arxiv-metadata-oai-snapshot.json"
+    victim = tmp_path / "victim.txt"  # mirror/../victim.txt
+    victim.write_text("precious")
+    manifest = mirror / "src/arXiv_src_manifest.xml"
+    first = read_manifest(manifest)[0].filename
+    manifest.write_text(manifest.read_text().replace(first, "../victim.txt"))
+    _params(tmp_path, source="local", local_dir=str(mirror), snapshot=str(snapshot))
+    (tmp_path / "data/ingest").mkdir(parents=True)
+    (tmp_path / "data/ingest/keep").write_text("previous output")
+    res = _run(tmp_path)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "#1 ('../victim.txt'): <filename> '../victim.txt' is not src/" in res.stderr
+    assert victim.stat().st_nlink == 1 and victim.read_text() == "precious"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["ingest"]
+    assert (tmp_path / "data/ingest/keep").read_text() == "previous output"

@@ -1,6 +1,7 @@
 """`ingest` with `source: s3` on a bucket laid out like s3://arxiv (moto on 127.0.0.1),
 then `filter` and `validate` on what it fetched."""
 
+import hashlib
 import importlib
 import shutil
 from pathlib import Path
@@ -79,3 +80,32 @@ def test_no_credentials_or_bucket_is_one_line(bucket, tmp_path) -> None:
     with pytest.raises(SystemExit, match="ingest: S3 error"):
         _stage("ingest").main(["data/ingest"])
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+@pytest.mark.parametrize("md5_matches", [True, False])
+def test_hostile_manifest_touches_nothing(bucket, tmp_path, s3_client, md5_matches) -> None:
+    """A bucket whose manifest names `../../victim.txt` used to overwrite the file beside
+    `data/` (md5 matches) or delete it (md5 differs), and lost the previous manifest."""
+    name, mirror, params = bucket
+    entries = read_manifest(mirror / MANIFEST)
+    _set(tmp_path, params, yymm_list=[entries[0].yymm], max_chunks=1)
+    _stage("ingest").main(["data/ingest"])  # a good previous run
+    out = tmp_path / "data/ingest"
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    evil = b"attacker's bytes"
+    s3_client.put_object(Bucket=name, Key="../../victim.txt", Body=evil)
+    text = (mirror / MANIFEST).read_text()
+    text = text.replace(entries[0].filename, "../../victim.txt")
+    md5 = hashlib.md5(evil).hexdigest() if md5_matches else "0" * 32
+    text = text.replace(entries[0].md5sum, md5).replace(f">{entries[0].size}<", f">{len(evil)}<")
+    s3_client.put_object(Bucket=name, Key=MANIFEST, Body=text.encode())
+    victim = tmp_path / "victim.txt"  # data/ingest/../../victim.txt
+    victim.write_text("precious")
+    with pytest.raises(SystemExit, match=r"full\.xml: <file> #1 \('../../victim.txt'\)"):
+        _stage("ingest").main(["data/ingest"])
+    assert victim.read_text() == "precious"
+    full = out / "src/arXiv_src_manifest.full.xml"  # the bucket's, kept for a look
+    assert "../../victim.txt" in full.read_text()
+    after = {p: p.read_bytes() for p in before if p != full}
+    assert after == {p: b for p, b in before.items() if p != full}
+    assert len(after) == 3  # the previous manifest, chunk and snapshot are all still there

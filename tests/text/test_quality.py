@@ -1,12 +1,13 @@
 import pytest
 
+from arxiv2lm import pool
 from arxiv2lm.params import NormalizeParams
 from arxiv2lm.text.quality import check, normalize_doc, signals
 
 P = NormalizeParams(
     min_chars=100, min_words=20, max_command_density=0.02, min_alpha_ratio=0.5,
     max_dup_line_fraction=0.5, near_dup_threshold=0.8, minhash_perm=128,
-    shingle_words=5, workers=1,
+    shingle_words=5, timeout_s=30.0, workers=1,
 )  # fmt: skip
 GOOD = "\n".join(f"Line {i} says something new about the energy of field {i}." for i in range(10))
 
@@ -52,3 +53,24 @@ def test_drop_reasons(text, reason):
 def test_normalize_doc_roundtrip():
     d = normalize_doc(("id1", "A  b\n\n\n\nc"))
     assert (d.id, d.text, d.signals.chars) == ("id1", "A b\n\nc", 6)
+
+
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(
+    "text,math_fraction",
+    [
+        ("$$" + "a" * MB, 0.0),  # a display opener that nothing closes
+        ("$" + "\\$" * (MB // 2), 0.0),  # an inline opener, then only escaped dollars
+        ("$" * MB, 1.0),  # `$$$$$` after `$$$$$`: all math
+        ("\\" * MB, 0.0),
+    ],
+)
+def test_signals_linear_on_hostile_megabyte(text: str, math_fraction: float) -> None:
+    # the audit of the `_MATH` regex: a lazy `.+?` that fails rescans at most 3 openers
+    try:
+        s = pool.call_with_timeout(signals, text, 2.0)  # ~0.15 s on a 2-core dev machine
+    except pool.ItemTimeout:
+        pytest.fail(f"signals took over 2 s on {len(text)} chars")
+    assert s.math_fraction == pytest.approx(math_fraction)

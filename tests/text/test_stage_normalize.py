@@ -1,9 +1,11 @@
-"""The normalize stage end to end on hand-built extract parts: drop reasons, exact and near
-de-dup across chunks, per-chunk units reused from the work cache, byte-identical outputs."""
+"""The normalize stage end to end on hand-built extract parts: drop reasons (binary junk and
+the per-paper time limit too), exact and near de-dup across chunks, per-chunk units reused
+from the work cache, byte-identical outputs."""
 
 import importlib
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +15,7 @@ import yaml
 
 from arxiv2lm.io import iter_parquet, read_json
 from arxiv2lm.sources.sample_text import Grammar
+from arxiv2lm.text import corpus
 from arxiv2lm.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +29,9 @@ def _paper(seed: int, n: int = 40) -> list[str]:
 
 A, B, C, D = (_paper(s) for s in (1, 2, 3, 4))
 A_V2 = [_paper(99, 1)[0] if i in (5, 25) else s for i, s in enumerate(A)]  # 2 of 40 rewritten
+# 20 kB of random bytes as extract passes them on (latin-1): 46% letters, so without the
+# not_text check they pass every threshold and reach the shards
+JUNK = random.Random(0).randbytes(20_000).decode("latin-1")
 
 
 def _stage():
@@ -64,6 +70,7 @@ def project(tmp_path, monkeypatch) -> Path:
         ("b", " ".join(B)),
         ("a-copy", " ".join(A) + " \t\r\n\n\n\u00a0"),  # the same text once normalized
         ("tiny", "too short"),
+        ("junk", JUNK),
     ])  # fmt: skip
     _part(tmp_path, "arXiv_src_9912_001", [("c", " ".join(C))])  # 1999: comes first
     _part(tmp_path, "arXiv_src_2302_001", [("a-v2", " ".join(A_V2))])
@@ -80,13 +87,17 @@ def test_drops_and_order(project):
     assert out[1]["math_fraction"] > 0 and set(out[1]) >= {"domain", "chars", "alpha_ratio"}
     rejected = {r["id"]: r for r in iter_parquet(project / "normalize/rejected.parquet")}
     assert {k: r["reason"] for k, r in rejected.items()} == {
-        "a-copy": "exact_duplicate", "tiny": "too_short", "a-v2": "near_duplicate"
+        "a-copy": "exact_duplicate", "tiny": "too_short", "a-v2": "near_duplicate",
+        "junk": "not_text",
     }  # fmt: skip
     assert rejected["a-copy"]["detail"] == "a"
+    assert rejected["junk"]["detail"].startswith("control chars 2")  # 24% of 20000
+    assert rejected["junk"]["bytes"] == len(JUNK.encode())  # its input's bytes
     dup_of, _, jac = rejected["a-v2"]["detail"].split()
     assert dup_of == "a" and 0.8 <= float(jac.rstrip(")")) < 1.0
     stats = read_json(project / "normalize/stats.json")
-    assert stats["in"]["papers"] == 6 and stats["kept"]["papers"] == 3
+    assert stats["in"]["papers"] == 7 and stats["kept"]["papers"] == 3
+    assert stats["dropped"]["not_text"] == {"papers": 1, "bytes": len(JUNK.encode())}
     assert stats["near_dup"] == {"threshold": 0.8, "enabled": True, "bands": 16, "rows": 8}
 
 
@@ -169,3 +180,37 @@ def test_empty_result_is_a_clear_message(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match=r"no paper of 1 passed .*too_short"):
         _stage().main(["extract", "normalize"])
     assert not (tmp_path / "normalize").exists()
+
+
+def test_a_paper_over_the_time_limit_is_dropped(project, monkeypatch):
+    def slow(item):  # stands in for input that makes normalize slow
+        if item[0] == "b":
+            time.sleep(60)
+        return normalize_doc(item)
+
+    normalize_doc = corpus.normalize_doc
+    monkeypatch.setattr(corpus, "normalize_doc", slow)  # workers=1: this process
+    _set(project, timeout_s=0.5)
+    start = time.perf_counter()
+    _run(project, cache=False)
+    assert time.perf_counter() - start < 20
+    rejected = {r["id"]: r for r in iter_parquet(project / "normalize/rejected.parquet")}
+    assert (rejected["b"]["reason"], rejected["b"]["detail"]) == ("timeout", "over 0.5s")
+    assert rejected["b"]["bytes"] == len(" ".join(B).encode())
+    assert [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")] == ["c", "a"]
+    stats = read_json(project / "normalize/stats.json")
+    assert stats["dropped"]["timeout"]["papers"] == 1
+
+
+def test_timeout_is_part_of_the_unit_key(project):
+    _run(project)
+    assert _run(project) == {"units_computed": 0, "units_reused": 3}
+    _set(project, timeout_s=60)  # a longer limit may keep a paper that timed out
+    assert _run(project) == {"units_computed": 3, "units_reused": 0}
+
+
+def test_negative_timeout_stops_before_work(project):
+    _set(project, timeout_s=-1)
+    with pytest.raises(SystemExit, match=r"timeout_s -1.0 must be >= 0"):
+        _run(project)
+    assert not (project / "normalize").exists()

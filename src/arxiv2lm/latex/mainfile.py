@@ -1,11 +1,18 @@
 """Pick a project's main TeX file, and say which rule decided.
 
-Rules, first that applies wins: `readme_toplevel` (00README.json / 00README.XXX), `tex_root`
-(`%!TEX root = x.tex`), then among candidates (a .tex/.ltx/.latex file with `\\documentclass`
-or `\\documentstyle` and `\\begin{document}`, not `%auto-ignore`d, not included by another
-file): `single_candidate`, then tie-breaks `bbl_stem` (a .bbl of the same stem),
-`not_template` (no template-ish name), `preferred_name` (main/ms/paper...), `largest`.
-Without candidates: `documentclass_only`, then `plain_tex` (largest non-included TeX file).
+A candidate is a .tex/.ltx/.latex file with `\\documentclass` (or `\\documentstyle`) and
+`\\begin{document}`, not `%auto-ignore`d. A candidate that another candidate reaches through
+`\\input`/`\\include`/... is never the main, whatever its name (`paper.tex` that does
+`\\include{main}` is the main, not `main.tex`). Files that include each other (a child that
+does `\\include{main}` back) count as one: a cycle demotes none of them. Content decides
+before names.
+
+Rules, first that applies wins: `readme_toplevel` (00README.json / 00README.XXX),
+`tex_root` (the candidate most child files name in `%!TEX root = x.tex`), `single_candidate`,
+then tie-breaks `bbl_stem` (a .bbl of the same stem), `includes_files` (it includes other
+files), `not_template` (no template-ish name), `preferred_name` (main/ms/paper...),
+`largest`. Without candidates: `documentclass_only`, then `plain_tex` (largest TeX file
+no other file includes).
 
 >>> find_main({"a.tex": "\\\\documentclass{article}\\\\begin{document}x"}, {})
 ('a.tex', 'single_candidate')
@@ -16,7 +23,8 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 
 from arxiv2lm.latex.includes import _INCLUDE, TEX_EXTS, resolve
 from arxiv2lm.ledger import Drop
@@ -66,15 +74,96 @@ def _readme_main(readmes: Mapping[str, str]) -> tuple[str | None, set[str]]:
     return top, ignored
 
 
-def _included(texts: Mapping[str, str]) -> set[str]:
-    out: set[str] = set()
+def _edges(texts: Mapping[str, str]) -> dict[str, set[str]]:
+    """path -> the project files it includes (resolved; itself excluded)."""
+    out: dict[str, set[str]] = {}
     for path, text in texts.items():
+        targets: set[str] = set()
         for m in _INCLUDE.finditer(text):
             name = m.group("file") or m.group("arg") or m.group("bare") or ""
             target = resolve(name, posixpath.dirname(path), texts)
             if target and target != path:
-                out.add(target)
+                targets.add(target)
+        out[path] = targets
     return out
+
+
+def _components(edges: Mapping[str, set[str]]) -> dict[str, int]:
+    """path -> its strongly connected component: files that include each other share one.
+
+    Kosaraju's two passes, iterative, so a chain of thousands of `\\input`s cannot reach
+    Python's recursion limit.
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in sorted(edges):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(sorted(edges[start])))]
+        while stack:
+            node, todo = stack[-1]
+            nxt = next((n for n in todo if n not in seen), None)
+            if nxt is None:
+                stack.pop()
+                order.append(node)
+            else:
+                seen.add(nxt)
+                stack.append((nxt, iter(sorted(edges[nxt]))))
+    includers: dict[str, list[str]] = {p: [] for p in edges}
+    for path, targets in edges.items():
+        for target in targets:
+            includers[target].append(path)
+    comp: dict[str, int] = {}
+    for start in reversed(order):
+        if start in comp:
+            continue
+        comp[start] = cid = len(comp)
+        back = [start]
+        while back:
+            for m in includers[back.pop()]:
+                if m not in comp:
+                    comp[m] = cid
+                    back.append(m)
+    return comp
+
+
+def _not_included(
+    group: list[str], by: Iterable[str], edges: Mapping[str, set[str]], comp: Mapping[str, int]
+) -> list[str]:
+    """The files of `group` that no file of `by` includes, directly or through others.
+
+    Files that include each other (a child doing `\\include{main}` back) are one unit:
+    none of them excludes another, so a cycle never empties the project. Linear in files
+    and includes.
+    """
+    todo = [t for y in by for t in edges[y] if comp[t] != comp[y]]
+    below: set[str] = set()  # everything a file of `by` includes from outside its own cycle
+    while todo:
+        path = todo.pop()
+        if path not in below:
+            below.add(path)
+            todo.extend(edges[path])
+    return [x for x in group if x not in below]
+
+
+def _tex_root(tex: Mapping[str, str], raw: Mapping[str, str], roots: list[str]) -> str | None:
+    """The root candidate most child files name in `%!TEX root`, or None.
+
+    Only a child's comment counts (a file with `\\documentclass` is no child), and only a
+    named file that is a root candidate: a stale comment naming an included file or a
+    missing one must not beat the project's structure.
+    """
+    votes: Counter[str] = Counter()
+    allowed = set(roots)
+    for path in sorted(tex):
+        if _DOCCLASS.search(tex[path]):
+            continue
+        m = _TEX_ROOT.search(raw.get(path, "")[:2000])
+        root = resolve(m.group(1), posixpath.dirname(path), tex) if m else None
+        if root in allowed and root != path:
+            votes[root] += 1
+    return max(sorted(votes), key=lambda p: votes[p]) if votes else None
 
 
 def find_main(
@@ -91,29 +180,33 @@ def find_main(
     }
     if not tex:
         return Drop("no_main_tex", "no .tex/.ltx/.latex file")
-    for path in sorted(tex):
-        if _DOCCLASS.search(tex[path]):
-            continue  # only a child file's `%!TEX root` names another file's role
-        m = _TEX_ROOT.search(raw.get(path, "")[:2000])
-        root = resolve(m.group(1), posixpath.dirname(path), tex) if m else None
-        if root and root != path:
-            return root, "tex_root"
-    included = _included(tex)
-    with_class = [p for p in sorted(tex) if _DOCCLASS.search(tex[p]) and p not in included]
-    cands = [p for p in with_class if _BEGIN_DOC.search(tex[p])]
-    if len(cands) == 1:
-        return cands[0], "single_candidate"
-    if cands:
-        return _break_tie(cands, tex, set(texts))
+    edges = _edges(tex)
+    comp = _components(edges)
+    cands = [p for p in sorted(tex) if _DOCCLASS.search(tex[p]) and _BEGIN_DOC.search(tex[p])]
+    # only a candidate can demote a candidate: a stray child doing `\\input{main}` cannot
+    roots = _not_included(cands, cands, edges, comp)
+    root = _tex_root(tex, raw, roots)
+    if root is not None:
+        return root, "tex_root"
+    if len(roots) == 1:
+        return roots[0], "single_candidate"
+    if roots:
+        return _break_tie(roots, tex, set(texts), edges)
+    with_class = [p for p in sorted(tex) if _DOCCLASS.search(tex[p])]
+    with_class = _not_included(with_class, tex, edges, comp)
     if with_class:
         return max(with_class, key=lambda p: (len(tex[p]), p)), "documentclass_only"
-    plain = [p for p in sorted(tex) if p not in included and tex[p].strip()]
+    plain = _not_included([p for p in sorted(tex) if tex[p].strip()], tex, edges, comp)
     if not plain:
-        return Drop("no_main_tex", "every TeX file is empty or included by another")
+        return Drop("no_main_tex", "every TeX file is empty")
     return max(plain, key=lambda p: (len(tex[p]), p)), "plain_tex"
 
 
-def _break_tie(cands: list[str], tex: Mapping[str, str], all_paths: set[str]) -> tuple[str, str]:
+def _break_tie(
+    cands: list[str], tex: Mapping[str, str], all_paths: set[str], edges: Mapping[str, set[str]]
+) -> tuple[str, str]:
+    """Content first (a .bbl built from it, files it includes), names only after."""
+
     def stem(p: str) -> str:
         return posixpath.splitext(p)[0]
 
@@ -122,6 +215,7 @@ def _break_tie(cands: list[str], tex: Mapping[str, str], all_paths: set[str]) ->
 
     tests: list[tuple[str, Callable[[str], bool]]] = [
         ("bbl_stem", lambda p: stem(p) + ".bbl" in all_paths),
+        ("includes_files", lambda p: bool(edges.get(p))),
         ("not_template", lambda p: not _TEMPLATE.search(name(p))),
         ("preferred_name", lambda p: bool(_PREFERRED.match(name(p)))),
     ]

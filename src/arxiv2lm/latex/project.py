@@ -111,7 +111,10 @@ def extract_paper(
             macros.collect(files[path], table)
     macros.collect(doc, table)
     doc = macros.remove_definitions(doc)
-    exp = macros.expand(doc, table, params.max_macro_expansions, max_chars)
+    try:
+        exp = macros.expand(doc, table, params.max_macro_expansions, max_chars)
+    except includes.TooLarge as exc:
+        return Drop("too_large", str(exc))
     if len(exp.text) > max_chars:
         return Drop("too_large", f"macro expansion passed {max_chars} chars")
     text = totext.to_text(

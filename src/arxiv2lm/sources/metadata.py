@@ -51,6 +51,15 @@ CATEGORY_ALIASES: dict[str, str] = {
 # "withdrawn" in the comments field is how arXiv marks a withdrawal in the metadata.
 _WITHDRAWN = re.compile(r"\bwithdrawn\b|\bwithdrawal\b", re.IGNORECASE)
 
+# The longest real snapshot lines are papers of large collaborations (thousands of
+# `authors_parsed` entries, a few hundred KB); a line past this is damage, not a paper,
+# and is dropped without being read whole.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+READ_BLOCK = 256 * 1024  # how much of an over-long line is read at a time
+# Every field `parse_record` reads besides `versions`; `update_date` is not read (the date
+# is v1's, see MetaRecord.created), so its type does not matter here.
+TEXT_FIELDS = ("id", "categories", "license", "title", "abstract", "comments")
+
 
 class MetadataError(ValueError):
     """A snapshot that cannot be read at all (as opposed to one bad record)."""
@@ -72,15 +81,19 @@ def canonical_category(cat: str) -> str:
     return CATEGORY_ALIASES.get(cat, cat)
 
 
-def open_snapshot(path: str | Path) -> IO[str]:
-    """Open a snapshot as text: plain JSON Lines or gzipped (by magic bytes, not name)."""
+def open_snapshot(path: str | Path) -> IO[bytes]:
+    """Open a snapshot as bytes: plain JSON Lines, gzipped or zstd (by magic bytes, not name).
+
+    Bytes, not text: a non-UTF-8 byte must cost one line (decoded line by line in
+    `iter_snapshot`), not stop a text reader in the middle of a buffer.
+    """
     path = Path(path)
     if not path.exists():
         raise MetadataError(f"metadata snapshot {path} does not exist")
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic[:2] == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+        return gzip.open(path, "rb")
     if magic == b"\x28\xb5\x2f\xfd":
         try:
             import zstandard  # noqa: PLC0415 - optional dependency
@@ -89,58 +102,147 @@ def open_snapshot(path: str | Path) -> IO[str]:
                 f"{path} is zstd-compressed: pip install zstandard, or decompress it"
             ) from err
         stream = zstandard.ZstdDecompressor().stream_reader(path.open("rb"))
-        return io.TextIOWrapper(stream, encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return io.BufferedReader(stream, READ_BLOCK)  # the zstd reader has no readline
+    return path.open("rb")
 
 
-def iter_snapshot(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Drop]]:
-    """Yield (line number, raw record or Drop) for each non-blank line of the snapshot."""
+def _read_line(fh: IO[bytes], max_line_bytes: int) -> tuple[bytes, bool]:
+    """(next line, whether it was longer than `max_line_bytes`); b"" at the end.
+
+    A longer line is skipped block by block, so memory stays at `max_line_bytes`.
+
+    >>> _read_line(io.BytesIO(b"abcdef\\nok\\n"), 4)
+    (b'abcd', True)
+    """
+    line = fh.readline(max_line_bytes + 1)
+    if len(line) <= max_line_bytes or line.endswith(b"\n"):
+        return line, False
+    rest = line
+    while rest and not rest.endswith(b"\n"):
+        rest = fh.readline(READ_BLOCK)
+    return line[:max_line_bytes], True
+
+
+def _decode_line(lineno: int, line: bytes) -> dict[str, Any] | Drop:
+    """One snapshot line -> a JSON object, or a `bad_metadata` Drop naming the line."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        byte = line[err.start]
+        return Drop("bad_metadata", f"line {lineno}: byte 0x{byte:02x} at {err.start} not UTF-8")
+    try:
+        raw = json.loads(text.removeprefix("\ufeff") if lineno == 1 else text)
+    except json.JSONDecodeError as err:
+        return Drop("bad_metadata", f"line {lineno}: {err.msg}")
+    except RecursionError:  # `[[[[...` deeper than the interpreter's stack
+        return Drop("bad_metadata", f"line {lineno}: JSON nested too deep")
+    except ValueError as err:  # an integer past Python's 4300-digit int-string limit
+        return Drop("bad_metadata", f"line {lineno}: {str(err)[:80]}")
+    if not isinstance(raw, dict):
+        return Drop("bad_metadata", f"line {lineno}: not a JSON object")
+    return raw
+
+
+def _stream_errors() -> tuple[type[Exception], ...]:
+    """zstandard's error class when it is installed (it is optional)."""
+    try:
+        import zstandard  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
+
+
+def iter_snapshot(
+    path: str | Path, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, dict[str, Any] | Drop]]:
+    """Yield (line number, raw record or Drop) for each non-blank line of the snapshot.
+
+    A line that is not UTF-8, not JSON, not an object, nested past the stack, or longer than
+    `max_line_bytes` (not read whole) is a `bad_metadata` Drop; a stream that stops being
+    readable (truncated gzip, corrupt zstd) is a MetadataError.
+    """
+    stream_errors = (EOFError, OSError, *_stream_errors())
+    lineno = 0
     with open_snapshot(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+        while True:
             try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield lineno, Drop("bad_metadata", f"line {lineno}: {err.msg}")
-                continue
-            if not isinstance(raw, dict):
-                yield lineno, Drop("bad_metadata", f"line {lineno}: not a JSON object")
-                continue
-            yield lineno, raw
+                line, too_long = _read_line(fh, max_line_bytes)
+            except stream_errors as err:
+                raise MetadataError(f"{path}: unreadable after line {lineno}: {err}") from err
+            if not line:
+                return
+            lineno += 1
+            if too_long:
+                yield lineno, Drop("bad_metadata", f"line {lineno}: over {max_line_bytes} bytes")
+            elif line.strip():
+                yield lineno, _decode_line(lineno, line)
 
 
-def _created_date(raw: dict[str, Any]) -> str | None:
-    versions = raw.get("versions") or []
-    if not versions or not isinstance(versions[0], dict):
+def _created_date(versions: object) -> str | None:
+    """ISO date of `versions[0].created`, or None when the field is missing or malformed."""
+    if not isinstance(versions, list) or not versions or not isinstance(versions[0], dict):
+        return None
+    created = versions[0].get("created")
+    if not isinstance(created, str):
         return None
     try:
-        return parsedate_to_datetime(str(versions[0].get("created", ""))).date().isoformat()
-    except (TypeError, ValueError):
+        return parsedate_to_datetime(created).date().isoformat()
+    except (ValueError, OverflowError):  # no date, or a year/offset past datetime's range
         return None
+
+
+def _text_fields(raw: dict[str, Any]) -> dict[str, str | None] | str:
+    """The text fields filter reads, each a string or null; else what is wrong, as text.
+
+    A wrong type (a licence object, a numeric title) or an unpaired surrogate (`"\\ud800"`,
+    valid JSON that Parquet cannot store) would otherwise stop the stage at the next
+    batch write, far from the line that caused it. A numeric id means the snapshot went
+    through a float parser (0704.0010 became 704.001): refused, never mangled.
+
+    >>> _text_fields({"license": {"url": "x"}})
+    'license is dict, not str'
+    """
+    out: dict[str, str | None] = {}
+    for key in TEXT_FIELDS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"{key} is {type(value).__name__}, not str"
+        if value is not None and not _encodable(value):
+            return f"{key} has an unpaired surrogate"
+        out[key] = value
+    return out
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_record(raw: dict[str, Any]) -> MetaRecord | Drop:
-    """One snapshot record -> MetaRecord, or a Drop when it is unusable."""
-    arxiv_id = raw.get("id")
-    if not isinstance(arxiv_id, str) or not arxiv_id.strip():
-        # A number here means someone round-tripped the snapshot through a float parser:
-        # 0704.0010 would silently become 704.001.
-        return Drop("bad_metadata", f"id {arxiv_id!r} is not a string")
-    created = _created_date(raw)
+    """One snapshot record -> MetaRecord, or a `bad_metadata` Drop when it is unusable."""
+    fields = _text_fields(raw)
+    if isinstance(fields, str):
+        return Drop("bad_metadata", fields)
+    arxiv_id = (fields["id"] or "").strip()
+    if not arxiv_id:
+        return Drop("bad_metadata", "id is missing or blank")
+    created = _created_date(raw.get("versions"))
     if created is None:
         return Drop("bad_metadata", f"{arxiv_id}: no parsable versions[0].created")
-    cats = [canonical_category(c) for c in str(raw.get("categories") or "").split()]
+    cats = [canonical_category(c) for c in (fields["categories"] or "").split()]
     if not cats:
         return Drop("bad_metadata", f"{arxiv_id}: no categories")
     return MetaRecord(
-        id=arxiv_id.strip(),
+        id=arxiv_id,
         categories=cats,
         created=created,
-        license=raw.get("license") or None,
-        title=" ".join(str(raw.get("title") or "").split()),
-        abstract=str(raw.get("abstract") or "").strip(),
-        withdrawn=bool(_WITHDRAWN.search(str(raw.get("comments") or ""))),
+        license=fields["license"] or None,
+        title=" ".join((fields["title"] or "").split()),
+        abstract=(fields["abstract"] or "").strip(),
+        withdrawn=bool(_WITHDRAWN.search(fields["comments"] or "")),
     )
 
 

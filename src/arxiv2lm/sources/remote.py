@@ -5,6 +5,13 @@ A chunk is only ever present under its final name once its md5 matched: download
 `<name>.part`, resume from the bytes already there with a ranged GET, are verified, and are
 then renamed. A chunk already present and verified is not fetched again.
 
+Every name from outside is checked before the first request: manifest entries
+(`check_entries`: a chunk name is only ever `src/arXiv_src_YYMM_NNN.tar`), the bucket, the
+prefix and each key (no `.` or `..` segment, which URL normalisation (RFC 3986 dot
+segments) in a proxy or an S3-compatible store can turn into another key or bucket), and the
+YYMM of the selection. A local path is written
+or deleted only if it resolves inside `dest`.
+
 >>> client = make_client(endpoint_url="http://127.0.0.1:5000", region="us-east-1")  # doctest: +SKIP
 >>> fetch_chunks(client, "arxiv", "src/", entries, Path("data/ingest"))  # doctest: +SKIP
 """
@@ -12,6 +19,7 @@ then renamed. A chunk already present and verified is not fetched again.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,13 +28,50 @@ from typing import Any
 
 from tqdm import tqdm
 
-from arxiv2lm.sources.manifest import MANIFEST, ChunkEntry, md5_file
+from arxiv2lm.sources.manifest import (
+    MANIFEST,
+    ChunkEntry,
+    check_entries,
+    chunk_path,
+    inside,
+    is_yymm,
+    md5_file,
+)
 
 _PART_BLOCK = 8 << 20  # bytes per streamed read
+# S3's bucket rules (3-63 characters, letters, digits, `.`, `-`), plus the upper case and `_`
+# of legacy us-east-1 and some S3-compatible stores; never `/`, so never another path.
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
 
 
 class ChecksumError(RuntimeError):
     """A downloaded chunk whose bytes do not match its manifest md5."""
+
+
+def check_bucket(bucket: str) -> str:
+    """`bucket`, if it is an S3 bucket name; a ValueError otherwise.
+
+    >>> check_bucket("arxiv")
+    'arxiv'
+    """
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(f"bucket {bucket!r} is not an S3 bucket name")
+    return bucket
+
+
+def check_key(key: str, what: str = "key") -> str:
+    """`key`, if no `/`-separated segment of it is `.` or `..` and it has no control
+    character; a ValueError otherwise.
+
+    >>> check_key("src/arXiv_src_0001_001.tar")
+    'src/arXiv_src_0001_001.tar'
+    """
+    for segment in (".", ".."):
+        if segment in key.split("/"):
+            raise ValueError(f"{what} {key!r} has a {segment!r} segment")
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ValueError(f"{what} {key!r} has a control character")
+    return key
 
 
 @dataclass(frozen=True)
@@ -35,8 +80,13 @@ class S3Location:
     prefix: str  # the folder that holds `src/`, e.g. "" for s3://arxiv/src/...
     requester_pays: bool
 
+    def __post_init__(self) -> None:
+        check_bucket(self.bucket)
+        check_key(self.prefix.strip("/"), "prefix")
+
     def key(self, filename: str) -> str:
-        return f"{self.prefix.strip('/')}/{filename}".lstrip("/")
+        """The object key of `filename` under the prefix (checked: no `.`/`..` segment)."""
+        return check_key(f"{self.prefix.strip('/')}/{check_key(filename)}".lstrip("/"))
 
     def extra(self) -> dict[str, str]:
         return {"RequestPayer": "requester"} if self.requester_pays else {}
@@ -62,6 +112,24 @@ def make_client(endpoint_url: str = "", region: str = "us-east-1") -> Any:
     )
 
 
+def check_selection(yymm_from: str, yymm_to: str, yymm_list: Iterable[str]) -> None:
+    """Raise ValueError naming a bound or list item that is not YYMM ("" is no bound): a typo
+    would otherwise select nothing, or everything.
+
+    >>> check_selection("2301", "", ["2023-01"])
+    Traceback (most recent call last):
+    ValueError: yymm_list '2023-01' is not YYMM (e.g. '2301')
+    """
+    for what, values in (
+        ("yymm_from", [yymm_from] if yymm_from else []),
+        ("yymm_to", [yymm_to] if yymm_to else []),
+        ("yymm_list", list(yymm_list)),
+    ):
+        for value in values:
+            if not is_yymm(value):
+                raise ValueError(f"{what} {value!r} is not YYMM (e.g. '2301')")
+
+
 def select_chunks(
     entries: Iterable[ChunkEntry],
     yymm_from: str = "",
@@ -74,7 +142,11 @@ def select_chunks(
     >>> e = [ChunkEntry("src/a.tar", "", "", 1, 1, "", "", y, 1, "") for y in ["9912", "0001"]]
     >>> [c.yymm for c in select_chunks(e, yymm_from="9912", yymm_to="0001")]
     ['9912', '0001']
+
+    A bound or list item that is not YYMM is a ValueError (`check_selection`).
     """
+    yymm_list = list(yymm_list)
+    check_selection(yymm_from, yymm_to, yymm_list)
 
     def order(yymm: str) -> str:
         return ("19" if yymm >= "91" else "20") + yymm
@@ -91,9 +163,10 @@ def select_chunks(
     return out[:max_chunks] if max_chunks > 0 else out
 
 
-def fetch_manifest(client: Any, loc: S3Location, dest: Path) -> Path:
-    """Download `src/arXiv_src_manifest.xml` (always: it changes every month)."""
-    path = dest / MANIFEST
+def fetch_manifest(client: Any, loc: S3Location, dest: Path, name: str = MANIFEST) -> Path:
+    """Download `src/arXiv_src_manifest.xml` (always: it changes every month) to
+    `dest / name` (atomic), and return that path."""
+    path = inside(dest, dest / name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     client.download_file(loc.bucket, loc.key(MANIFEST), str(tmp), ExtraArgs=loc.extra())
@@ -102,7 +175,9 @@ def fetch_manifest(client: Any, loc: S3Location, dest: Path) -> Path:
 
 
 def _download(client: Any, loc: S3Location, entry: ChunkEntry, part: Path, bar: tqdm) -> None:
-    """Append the missing bytes of `entry` to `part` (ranged GET from its current size)."""
+    """Append the missing bytes of `entry` to `part` (ranged GET from its current size),
+    never more than the manifest's size: a longer body cannot fill the disk, and the md5
+    check then decides."""
     have = part.stat().st_size if part.exists() else 0
     if have > entry.size:
         part.unlink()
@@ -110,22 +185,38 @@ def _download(client: Any, loc: S3Location, entry: ChunkEntry, part: Path, bar: 
     if have == entry.size:
         return
     resp = client.get_object(
-        Bucket=loc.bucket, Key=loc.key(entry.filename), Range=f"bytes={have}-", **loc.extra()
+        Bucket=loc.bucket,
+        Key=loc.key(entry.filename),
+        Range=f"bytes={have}-{entry.size - 1}",
+        **loc.extra(),
     )
-    with part.open("ab") as fh:
-        for block in resp["Body"].iter_chunks(_PART_BLOCK):
-            fh.write(block)
-            bar.update(len(block))
+    body = resp["Body"]
+    try:
+        with part.open("ab") as fh:
+            for block in body.iter_chunks(_PART_BLOCK):
+                block = block[: entry.size - have]
+                fh.write(block)
+                have += len(block)
+                bar.update(len(block))
+                if have == entry.size:
+                    break
+    finally:
+        body.close()  # the rest of an over-long body is not read
 
 
 def fetch_chunk(client: Any, loc: S3Location, entry: ChunkEntry, dest: Path, bar: tqdm) -> str:
-    """Make `dest/entry.filename` present and verified; returns 'present' or 'fetched'."""
-    final = dest / entry.filename
+    """Make `dest/entry.filename` present and verified; returns 'present' or 'fetched'.
+
+    The entry and both local paths are checked first (ValueError): nothing outside `dest`
+    is written, renamed or deleted.
+    """
+    check_entries([entry], "chunk")
+    final = inside(dest, chunk_path(dest, entry.filename))
+    part = inside(dest, final.with_name(final.name + ".part"))
     if final.exists() and final.stat().st_size == entry.size and md5_file(final) == entry.md5sum:
         bar.update(entry.size)
         return "present"
     final.parent.mkdir(parents=True, exist_ok=True)
-    part = final.with_name(final.name + ".part")
     for attempt in range(2):  # a resumed .part that fails its md5 is fetched once more whole
         _download(client, loc, entry, part, bar)
         digest = md5_file(part)
@@ -144,7 +235,11 @@ def fetch_chunk(client: Any, loc: S3Location, entry: ChunkEntry, dest: Path, bar
 def fetch_chunks(
     client: Any, loc: S3Location, entries: list[ChunkEntry], dest: Path, workers: int = 4
 ) -> dict[str, int]:
-    """Fetch chunks in parallel with a progress bar (bytes/s, ETA); raise on a bad md5."""
+    """Fetch chunks in parallel with a progress bar (bytes/s, ETA); raise on a bad md5.
+
+    Every entry is checked before the first download (ValueError naming it).
+    """
+    check_entries(entries, "chunk list")
     total = sum(e.size for e in entries)
     with (
         tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="ingest") as bar,
@@ -159,10 +254,15 @@ def fetch_chunks(
 
 
 def fetch_snapshot(client: Any, url: str, dest: Path, requester_pays: bool = False) -> Path:
-    """Download a metadata snapshot given as `s3://bucket/key` to `dest` (atomic)."""
+    """Download a metadata snapshot given as `s3://bucket/key` to `dest` (atomic); the
+    bucket and key are checked (`check_bucket`, `check_key`) before any request."""
     if not url.startswith("s3://") or "/" not in url[5:]:
         raise ValueError(f"snapshot URL {url!r} is not s3://bucket/key")
     bucket, key = url[5:].split("/", 1)
+    check_bucket(bucket)
+    if not key:
+        raise ValueError(f"snapshot URL {url!r}: key '' is empty")
+    check_key(key)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     extra = {"RequestPayer": "requester"} if requester_pays else {}

@@ -1,11 +1,13 @@
 """Normalize a whole corpus: per-chunk units computed or reused, then one global pass.
 
 A unit is, for one extract part, every paper's normalized text, quality signals, exact
-digest and MinHash signature. Its key is the part's sha256, the params that change it
-(`minhash_perm`, `shingle_words`) and the code of the text cores; a new month computes one
-unit, and changing a threshold recomputes none. The global pass reads the units in chunk
-order and applies the thresholds, exact de-dup and near-dup (a paper is dropped when it
-matches an earlier kept one), writing one `docs.parquet`.
+digest and MinHash signature, or the reason it was dropped on the way: `not_text` (binary
+junk, see `nontext`) or `timeout` (over `timeout_s`, the same per-paper limit as extract's).
+Its key is the part's sha256, the params that change it (`minhash_perm`, `shingle_words`,
+`timeout_s`) and the code of the text cores; a new month computes one unit, and changing a
+threshold recomputes none. The global pass reads the units in chunk order and applies the
+thresholds, exact de-dup and near-dup (a paper is dropped when it matches an earlier kept
+one), writing one `docs.parquet`.
 
 >>> ledger, extra, run = normalize_corpus(extract_dir, params, 2, out, cache)  # doctest: +SKIP
 >>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
@@ -25,9 +27,9 @@ import pyarrow as pa
 
 from arxiv2lm import pool
 from arxiv2lm.io import ParquetBatchWriter, iter_parquet
-from arxiv2lm.ledger import Ledger
+from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import NormalizeParams
-from arxiv2lm.text import minhash, normalize, quality
+from arxiv2lm.text import minhash, nontext, normalize, quality
 from arxiv2lm.text.minhash import NearDupIndex, signature
 from arxiv2lm.text.quality import Signals, check, normalize_doc
 from arxiv2lm.workcache import WorkCache, code_digest, file_digest, part_files, unit_key
@@ -46,37 +48,78 @@ DOCS_SCHEMA = pa.schema(
         ("bytes", pa.int64()),
     ]
 )
-UNIT_SCHEMA = DOCS_SCHEMA.append(pa.field("digest", pa.string())).append(
-    pa.field("minhash", pa.binary())  # (perm,) little-endian uint32
+UNIT_SCHEMA = pa.schema(
+    [
+        *DOCS_SCHEMA,
+        ("digest", pa.string()),
+        ("minhash", pa.binary()),  # (perm,) little-endian uint32
+        ("drop", pa.string()),  # "" or the reason the paper was dropped in the unit
+        ("drop_detail", pa.string()),
+    ]
 )
 UNIT_FILE = "unit.parquet"
 _SIGNAL_FIELDS = [f.name for f in DOCS_SCHEMA][3:9]
 
 
-def measure(item: tuple[str, str, str], perm: int, shingle_words: int) -> dict[str, Any]:
-    """One unit row for an (id, domain, text) triple; picklable for a process pool.
-
-    >>> measure(("p1", "math", "A  b"), 4, 2)["text"]
-    'A b'
-    """
+def _measure(item: tuple[str, str, str], perm: int, shingle_words: int) -> dict[str, Any]:
+    """The unit row of a paper: a `not_text` drop, or its text, signals, digest, MinHash."""
     doc_id, domain, text = item
+    drop = nontext.not_text(text)
+    if drop is not None:
+        return _dropped(item, drop)
     doc = normalize_doc((doc_id, text))
     sig = signature(doc.text, perm, shingle_words).astype("<u4")
     return (
         {"id": doc_id, "domain": domain, "text": doc.text}
         | doc.signals.as_dict()
         | {"bytes": len(doc.text.encode("utf-8")), "digest": doc.digest, "minhash": sig.tobytes()}
+        | {"drop": "", "drop_detail": ""}
     )
+
+
+def _dropped(item: tuple[str, str, str], drop: Drop) -> dict[str, Any]:
+    """The unit row of a paper dropped before normalization; bytes are its input's."""
+    doc_id, domain, text = item
+    return (
+        {"id": doc_id, "domain": domain, "text": ""}
+        | dict.fromkeys(_SIGNAL_FIELDS, 0)
+        | {"bytes": len(text.encode("utf-8")), "digest": "", "minhash": b""}
+        | {"drop": drop.reason, "drop_detail": drop.detail}
+    )
+
+
+def measure(
+    item: tuple[str, str, str], perm: int, shingle_words: int, timeout_s: float = 0.0
+) -> dict[str, Any]:
+    """One unit row for an (id, domain, text) triple within the paper's time limit
+    (`timeout_s`, 0 = none); picklable for a process pool.
+
+    >>> measure(("p1", "math", "A  b"), 4, 2)["text"]
+    'A b'
+    >>> measure(("p2", "math", "\\x00" * 9), 4, 2)["drop"]
+    'not_text'
+    """
+    try:
+        return pool.call_with_timeout(lambda it: _measure(it, perm, shingle_words), item, timeout_s)
+    except pool.ItemTimeout:
+        return _dropped(item, Drop("timeout", f"over {timeout_s}s"))
 
 
 def compute_unit(part: Path, dst: Path, params: NormalizeParams, workers: int) -> None:
     """Write the unit of one extract part to `dst`, papers in the part's order."""
-    fn = functools.partial(measure, perm=params.minhash_perm, shingle_words=params.shingle_words)
+    fn = functools.partial(
+        measure,
+        perm=params.minhash_perm,
+        shingle_words=params.shingle_words,
+        timeout_s=params.timeout_s,
+    )
     items = (
         (r["id"], r["domain"], r["text"]) for r in iter_parquet(part, ["id", "domain", "text"])
     )
     with ParquetBatchWriter(dst, UNIT_SCHEMA, batch_rows=64) as writer:
         for row in pool.map_ordered(fn, items, workers):
+            if row["drop"] == "timeout":
+                print(f"normalize: {row['id']} dropped: {row['drop_detail']}", file=sys.stderr)
             writer.write(row)
 
 
@@ -84,8 +127,12 @@ def _units(
     extract_dir: Path, params: NormalizeParams, workers: int, scratch: Path, cache: WorkCache
 ) -> tuple[list[Path], int]:
     """The unit file of every part in chunk order, and how many were computed now."""
-    code = code_digest(normalize, quality, minhash, sys.modules[__name__])
-    unit_params = {"minhash_perm": params.minhash_perm, "shingle_words": params.shingle_words}
+    code = code_digest(normalize, nontext, quality, minhash, pool, sys.modules[__name__])
+    unit_params = {
+        "minhash_perm": params.minhash_perm,
+        "shingle_words": params.shingle_words,
+        "timeout_s": params.timeout_s,
+    }
     files, computed = [], 0
     for part in part_files(extract_dir):
         key = unit_key("normalize", file_digest(part), unit_params, code)
@@ -119,6 +166,9 @@ def normalize_corpus(
             for unit in units:
                 for row in iter_parquet(unit, batch_rows=64):
                     doc_id, nbytes = row["id"], row["bytes"]
+                    if row["drop"]:
+                        ledger.drop(doc_id, row["drop"], nbytes, row["drop_detail"])
+                        continue
                     drop = check(Signals(**{k: row[k] for k in _SIGNAL_FIELDS}), params)
                     if drop is not None:
                         ledger.drop(doc_id, drop.reason, nbytes, drop.detail)
