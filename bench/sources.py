@@ -60,7 +60,8 @@ def _member(rng: random.Random, arxiv_id: str) -> tuple[str, bytes]:
 
 
 def build(total_mb: int, n_chunks: int) -> None:
-    """Chunks `arXiv_src_23MM_001.tar` (n_chunks of them, the last one held back)."""
+    """Chunks `arXiv_src_YYMM_001.tar` from 2301 on, a month each (n_chunks of them, the last
+    one held back); months are real months (validate refuses 2313)."""
     if (WORK / "done.json").exists() and json.loads((WORK / "done.json").read_text()) == [
         total_mb,
         n_chunks,
@@ -71,7 +72,7 @@ def build(total_mb: int, n_chunks: int) -> None:
     rng = random.Random(0)
     entries, ids = [], []
     for c in range(n_chunks):
-        yymm = f"23{c + 1:02d}"
+        yymm = f"{23 + c // 12:02d}{c % 12 + 1:02d}"
         path = WORK / "mirror" / "src" / f"arXiv_src_{yymm}_001.tar"
         n = 0
         with tarfile.open(path, "w") as tar:

@@ -5,8 +5,9 @@
 Writes `<out>/parts/<chunk>.parquet` (per chunk, one row per paper with its TeX-relevant
 files and bytes), `<out>/rejected.parquet` and `<out>/stats.json`. Chunks whose unit is
 already in the work cache (same md5, selection, params and code) are not read again. A
-chunk whose md5 does not match the manifest stops the stage with its name, and the previous
-output is left as it was.
+chunk whose md5 does not match the manifest, that cannot be read to its end, or whose worker
+died (OOM kill) stops the stage with a one-line message naming it; the previous output is
+left as it was, and the chunks finished before it are reused by the rerun.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from arxiv2lm.io import atomic_dir, iter_parquet
 from arxiv2lm.params import ParamsError, load_params
-from arxiv2lm.sources.chunks import ChecksumError
+from arxiv2lm.sources.chunks import ChunkError
 from arxiv2lm.sources.manifest import MANIFEST
 from arxiv2lm.sources.validate import validate_corpus
 from arxiv2lm.workcache import WorkCache
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             summary = ledger.write(out, extra=extra)
             if summary["kept"]["papers"] == 0:
                 sys.exit(f"validate: no paper has usable TeX sources ({summary['dropped']})")
-    except (ChecksumError, FileNotFoundError, ValueError) as err:
+    except (ChunkError, FileNotFoundError, ValueError) as err:
         sys.exit(f"validate: {err}")
     cache.record_run(run)
     print(

@@ -28,7 +28,7 @@ _COMMENT = re.compile(r"(?<!\\)%(.*)$", re.M)
 # `%` inside a verbatim listing). strict: a fix turns the mark into a failure to remove it.
 KNOWN_FAILURES = {
     "frenchy64__esop16": "a `%` inside a listing is read as a comment",
-    "season-lab__survey-symbolic-execution": "appendix.tex chosen over arxiv.tex by name",
+    "season-lab__survey-symbolic-execution": "a child chosen over arxiv.tex, the real main",
     "KitchinHUB__kitchingroup-51": "a stale copy in images/ chosen over the root main",
 }
 

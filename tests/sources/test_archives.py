@@ -1,11 +1,24 @@
 import gzip
 import io
 import tarfile
+import time
+import tracemalloc
 
 import pytest
 
 from arxiv2lm.ledger import Drop
 from arxiv2lm.sources.archives import Caps, classify_member, is_tex_relevant
+from tests.sources.hostile_tars import (
+    END,
+    digits,
+    gnu_sparse,
+    header,
+    member,
+    pad,
+    pax,
+    pax_sparse,
+    record,
+)
 
 CAPS = Caps(max_bytes=1 << 20, max_ratio=50.0)
 
@@ -139,18 +152,6 @@ def test_truncated_gzip_is_bad_gzip() -> None:
     assert isinstance(out, Drop) and out.reason == "bad_gzip"
 
 
-def test_hashing_reader_sees_every_byte() -> None:
-    import hashlib
-
-    from arxiv2lm.sources.archives import HashingReader, iter_chunk
-
-    chunk = tar_bytes({"2301/2301.00001.gz": gz(TEX), "2301/2301.00002.pdf": b"%PDF"})
-    fh = HashingReader(io.BytesIO(chunk))
-    names = [name for name, _ in iter_chunk(fh)]
-    assert names == ["2301/2301.00001.gz", "2301/2301.00002.pdf"]
-    assert fh.hexdigest() == hashlib.md5(chunk).hexdigest()
-
-
 def _tar_with(info: tarfile.TarInfo, data: bytes = b"") -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -195,3 +196,112 @@ def test_read_folder_keeps_what_validate_keeps(tmp_path) -> None:
     paths, contents = read_folder(tmp_path)
     assert paths == ["00README", "m.bbl", "main.tex", "sec/a.TEX"]
     assert contents[2] == TEX
+
+
+# Hostile archives: each built byte by byte (tests/sources/hostile_tars.py).
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def _peak_bytes(fn, *args):
+    """(result, peak bytes Python allocated while `fn` ran)."""
+    tracemalloc.start()
+    try:
+        out = fn(*args)
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        (tarfile.XHDTYPE, "pax"),
+        (tarfile.XGLTYPE, "pax global"),
+        (tarfile.GNUTYPE_LONGNAME, "GNU long name"),
+        (tarfile.GNUTYPE_LONGLINK, "GNU long link"),
+    ],
+)
+def test_oversized_extended_header_is_refused_before_tarfile_parses_it(kind, what) -> None:
+    # 128 Ki digits: ~25 s in the quadratic pax regex of Python < 3.11.10 (CVE-2024-6232)
+    project = pax(digits(128 << 10), kind) + member("main.tex", TEX) + END
+    out, seconds = _timed(classify_member, "2301/2301.00030.gz", gz(project), CAPS)
+    assert out == Drop("bad_tar", f"'main.tex': {what} header of 131072 bytes (cap 65536)")
+    assert seconds < 2
+
+
+def test_extended_headers_under_the_cap_are_read() -> None:
+    path = "sec/" + "a" * 150 + ".tex"  # longer than the 100-byte ustar name: a pax path
+    project = pax(record(b"path", path.encode())) + member("x", b"\\section{A}") + END
+    paper = classify_member("2301/2301.00031.gz", gz(member("main.tex", TEX) + project), CAPS)
+    assert paper.paths == ["main.tex", path]
+
+
+@pytest.mark.parametrize(
+    ("sparse", "detail"),
+    [
+        (gnu_sparse("big.tex", 256 << 20), "'big.tex': GNU sparse file of 268435456 bytes"),
+        (pax_sparse("big.tex", 256 << 20), "'big.tex': pax GNU sparse file (format 0.1)"),
+    ],
+)
+def test_sparse_member_is_refused_without_inflating_it(sparse, detail) -> None:
+    data = gz(member("main.tex", TEX) + sparse + END)
+    assert len(data) < 400  # 256 MiB once tarfile fills the holes with zeros
+    out, peak = _peak_bytes(classify_member, "2301/2301.00032.gz", data, CAPS)
+    assert out == Drop("sparse_member", detail)
+    assert peak < 4 << 20  # was 512 MiB: the holes read, then joined
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "detail"),
+    [
+        # tarfile 3.11 raised ValueError ("invalid literal for int()") out of validate
+        (record(b"GNU.sparse.map", b"x,y"), "sparse_member", "pax GNU sparse file (format 0.1)"),
+        (record(b"GNU.sparse.realsize", b"x"), "bad_tar", "ValueError: invalid literal"),
+        # tarfile 3.11 read `size=x` as 0 and parsed the file's bytes as headers
+        (record(b"size", b"x"), "bad_tar", "pax size 'x'"),
+    ],
+)
+def test_bad_pax_numbers_are_named_drops(body, reason, detail) -> None:
+    project = member("main.tex", TEX) + pax(body) + member("sec.tex", b"\\section{B}") + END
+    out = classify_member("2301/2301.00033.gz", gz(project), CAPS)
+    assert isinstance(out, Drop) and out.reason == reason and detail in out.detail, out
+
+
+def test_a_bad_number_tarfile_ignores_keeps_the_paper() -> None:
+    project = member("main.tex", TEX) + pax(record(b"mtime", b"x")) + member("b.tex", b"B") + END
+    assert classify_member("2301/2301.00034.gz", gz(project), CAPS).paths == ["main.tex", "b.tex"]
+
+
+@pytest.mark.parametrize(
+    ("size_field", "detail"),
+    [
+        (b"9x9x9x9x9x9\0", "unreadable header at offset 1024: invalid header"),
+        (b"\x80" + b"\xff" * 11, "run past the end of the 3072-byte archive"),  # 2**88 bytes
+        (b"\xff" * 12, "-1 bytes at offset 1536"),  # base-256 negative
+    ],
+)
+def test_bad_size_field_in_a_project_is_bad_tar(size_field, detail) -> None:
+    sec = header("sec.tex", 11, patch={124: size_field}) + pad(b"\\section{B}")
+    project = member("main.tex", TEX) + sec + END
+    out, seconds = _timed(classify_member, "2301/2301.00035.gz", gz(project), CAPS)
+    # before: the first two kept main.tex alone (sec.tex lost silently), the third hung
+    assert isinstance(out, Drop) and out.reason == "bad_tar" and detail in out.detail, out
+    assert seconds < 2
+
+
+def test_truncated_header_in_a_project_is_bad_tar() -> None:
+    project = member("main.tex", TEX) + header("sec.tex", 5)[:300]
+    out = classify_member("2301/2301.00036.gz", gz(project), CAPS)
+    assert out == Drop("bad_tar", "unreadable header at offset 1024: truncated header")
+
+
+def test_non_utf8_unsafe_name_has_a_printable_detail() -> None:
+    project = member("main.tex", TEX) + member("../r\udce9sum\udce9.tex", b"x") + END
+    out = classify_member("2301/2301.00037.gz", gz(project), CAPS)
+    assert out == Drop("unsafe_path", "path climbs out: '../r\ufffdsum\ufffd.tex'")
+    out.detail.encode("utf-8")  # writable to Parquet

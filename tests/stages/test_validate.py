@@ -3,8 +3,13 @@
 import gzip
 import importlib
 import io
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,8 +17,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from arxiv2lm.io import read_json
+from arxiv2lm.sources import validate as validate_core
 from arxiv2lm.sources.manifest import ChunkEntry, md5_file, read_manifest, write_manifest
 from arxiv2lm.workcache import iter_parts
+from tests.sources.hostile_tars import (
+    END,
+    digits,
+    gnu_sparse,
+    gz,
+    header,
+    member,
+    pax,
+    record,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
@@ -161,3 +177,118 @@ def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
     (project / "params.yaml").write_text(params)
     stage.main(args)
     assert read_json(last_run)["units_computed"] == 4
+
+
+def _add_chunk(project: Path, name: str, chunk: bytes, papers: dict[str, str]) -> None:
+    """Add a raw chunk to the manifest and its papers to the filter's selection."""
+    src = project / "ingest" / "src"
+    (src / name).write_bytes(chunk)
+    entries = read_manifest(src / "arXiv_src_manifest.xml")
+    entries.append(_entry(src / name, name.split("_")[2], len(papers)))
+    write_manifest(entries, src / "arXiv_src_manifest.xml")
+    rows = pq.read_table(project / "filter" / "papers.parquet").to_pylist()
+    rows += [{"id": i, "domain": d} for i, d in papers.items()]
+    pq.write_table(pa.Table.from_pylist(rows), project / "filter" / "papers.parquet")
+
+
+def _rejected(project: Path) -> dict[str, tuple[str, str]]:
+    rows = pq.read_table(project / "out/rejected.parquet").to_pylist()
+    return {r["id"]: (r["reason"], r["detail"]) for r in rows}
+
+
+def test_versioned_metadata_ids_find_their_members(project: Path) -> None:
+    ids = ["2301.00001v2", "2301.00001v3", "2301.00002", "2301.00003", "hep-th/9901001v1"]
+    pq.write_table(
+        pa.table({"id": ids, "domain": ["math"] * 5}), project / "filter" / "papers.parquet"
+    )
+    _load_stage().main(["ingest", "filter", "out"])
+    # before: 2301.00001v2 and hep-th/9901001v1 were missing_source, nothing was kept
+    assert [r["id"] for r in iter_parts(project / "out")] == ["hep-th/9901001v1", "2301.00001v2"]
+    assert {i: r[0] for i, r in _rejected(project).items()} == {
+        "2301.00001v3": "duplicate_version",
+        "2301.00002": "pdf_only",
+        "2301.00003": "bad_gzip",
+    }
+    assert _rejected(project)["2301.00001v3"][1] == "counted as 2301.00001v2"
+
+
+def test_hostile_members_are_named_drops(project: Path) -> None:
+    good = gz(TEX)
+    chunk = (
+        member("2302/2302.00001.gz", gz(pax(digits(100_000)) + member("main.tex", TEX) + END))
+        + member("2302/2302.00002.gz", gz(member("a.tex", TEX) + gnu_sparse("b.tex", 3 << 29)))
+        + pax(record(b"GNU.sparse.realsize", b"x"))  # this chunk header: int('x') in tarfile
+        + member("2302/2302.00003.gz", good)
+        + member("2302/r\udce9sum\udce9.gz", good)  # not UTF-8, not a paper member
+        + member("2302/2302.00004.gz", gz(member("../r\udce9sum\udce9.tex", TEX) + END))
+        + member("2302/2302.00005.gz", good)
+        + END
+    )
+    papers = {f"2302.0000{i}": "cs" for i in range(1, 6)}
+    _add_chunk(project, "arXiv_src_2302_001.tar", chunk, papers)
+    start = time.perf_counter()
+    # before: ValueError "invalid literal for int() with base 10: 'x'", naming nothing
+    _load_stage().main(["ingest", "filter", "out"])
+    assert time.perf_counter() - start < 30  # the pax header alone cost ~15 min before
+    rejected = _rejected(project)
+    assert {i: rejected[i][0] for i in papers if i in rejected} == {
+        "2302.00001": "bad_tar",
+        "2302.00002": "sparse_member",
+        "2302.00003": "bad_header",
+        "2302.00004": "unsafe_path",
+    }
+    assert rejected["2302.00004"][1] == "path climbs out: '../r\ufffdsum\ufffd.tex'"
+    assert [r["id"] for r in iter_parts(project / "out")][-1] == "2302.00005"
+    assert read_json(project / "out" / "stats.json")["bad_member_names"] == 1
+
+
+def test_unreadable_chunk_stops_the_stage_naming_it(project: Path) -> None:
+    bad = header("2302/2302.00002.gz", 5, patch={124: b"9x9x9x9x9x9\0"})
+    chunk = member("2302/2302.00001.gz", gz(TEX)) + bad + member("2302/2302.00003.gz", gz(TEX))
+    _add_chunk(project, "arXiv_src_2302_001.tar", chunk + END, {"2302.00003": "cs"})
+    # before: the chunk ended silently at the bad header; 2302.00003 became missing_source
+    with pytest.raises(SystemExit) as info:
+        _load_stage().main(["ingest", "filter", "out"])
+    assert str(info.value) == (
+        "validate: chunk ingest/src/arXiv_src_2302_001.tar: not a readable tar "
+        "(unreadable header at offset 1024: invalid header)"
+    )
+
+
+_RUN_JOB = validate_core._run_job  # the real one, taken before a test replaces it
+
+
+def _die_on_2301_001(*args: object, **kwargs: object) -> object:
+    """`_run_job`, except that its worker is SIGKILLed (what the OOM killer does) on one chunk.
+    Imported by name in the worker; *args fit any `_run_job` signature."""
+    job = args[0][0] if isinstance(args[0], tuple) else args[0]
+    if job.path.endswith("arXiv_src_2301_001.tar"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _RUN_JOB(*args, **kwargs)
+
+
+def test_a_killed_worker_stops_the_stage_naming_its_chunk(project: Path) -> None:
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(params.replace("  workers: 0", "  workers: 2", 1))
+    script = (
+        "import tests.stages.test_validate as t, arxiv2lm.sources.validate as v\n"
+        "v._run_job = t._die_on_2301_001\n"
+        "import stages.validate as s\n"
+        "s.main(['ingest', 'filter', 'out', '--work-cache', 'work'])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # before: mp.Pool's get() waited for the dead worker forever (this timeout fired)
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, timeout=120
+    )
+    assert run.returncode == 1
+    assert run.stderr.decode().strip().splitlines() == [
+        "validate: worker died (killed by signal 9, out of memory?) "
+        "while reading arXiv_src_2301_001.tar"
+    ]
+    assert not (project / "out").exists()
+    # the chunk finished before it (9901, first in manifest order) is kept for the rerun
+    assert len(list((project / "work" / "validate").glob("*/*/COMPLETE"))) == 1
+    _load_stage().main(["ingest", "filter", "out", "--work-cache", "work"])
+    last_run = read_json(project / "work" / "validate" / "last_run.json")
+    assert (last_run["units_computed"], last_run["units_reused"]) == (2, 1)

@@ -4,6 +4,9 @@ A unit's key is the chunk's manifest md5, the (id, domain) pairs the filter sele
 chunk's month, the validate params and the code of the cores; adding a month's chunk computes
 one unit, and changing the filter for one month recomputes only that month's chunks.
 Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manifest order.
+Chunks run in supervised workers (`pool.map_supervised`): a worker that dies (OOM kill) or
+is killed at a member's hard time limit stops the stage with a ChunkError naming the chunk,
+and every unit finished before it is already in the cache for the rerun.
 
 >>> ledger, extra, run = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
 >>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
@@ -13,19 +16,28 @@ Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manife
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections import defaultdict
-from multiprocessing import Pool
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from arxiv2lm import pool
 from arxiv2lm.io import ParquetBatchWriter, iter_parquet, write_json
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ValidateParams, resolve_workers
 from arxiv2lm.sources import archives, chunks, manifest
 from arxiv2lm.sources.archives import Caps
-from arxiv2lm.sources.chunks import SOURCES_SCHEMA, ChunkJob, ChunkResult, chunk_stem
+from arxiv2lm.sources.chunks import (
+    SOURCES_SCHEMA,
+    ChunkError,
+    ChunkJob,
+    ChunkResult,
+    chunk_stem,
+    strip_version,
+)
 from arxiv2lm.workcache import (
     PARTS,
     WorkCache,
@@ -46,10 +58,27 @@ def yymm_of(arxiv_id: str) -> str:
     return arxiv_id[:4]
 
 
-def _run_job(job: ChunkJob, wanted: dict[str, str], caps: Caps) -> ChunkResult:
+def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps) -> ChunkResult:
+    """One chunk in a worker: its part, and its result beside it (picklable for the pool)."""
+    job, wanted = item
     res = chunks.validate_chunk(job, wanted, caps)
     write_json(res.to_json(), Path(job.part).with_suffix(".json"))
     return res
+
+
+def _compute(
+    todo: list[ChunkJob], by_month: dict[str, dict[str, str]], caps: Caps, workers: int
+) -> Iterator[tuple[ChunkJob, ChunkResult]]:
+    """(job, result) as each chunk finishes, in order; a lost worker is a ChunkError."""
+    items = ((job, by_month.get(job.yymm, {})) for job in todo)
+    results = pool.map_supervised(functools.partial(_run_job, caps=caps), items, workers)
+    try:
+        for job, res in zip(todo, results, strict=True):
+            if isinstance(res, pool.WorkerLost):
+                raise ChunkError(f"worker died ({res}) while reading {Path(job.path).name}")
+            yield job, res  # a ChecksumError from the worker is raised by map_supervised
+    finally:
+        results.close()  # kill the other workers now, not when the generator is collected
 
 
 def validate_corpus(
@@ -64,11 +93,11 @@ def validate_corpus(
     by_month: dict[str, dict[str, str]] = defaultdict(dict)
     for arxiv_id, domain in wanted.items():
         by_month[yymm_of(arxiv_id)][arxiv_id] = domain
-    code = code_digest(archives, chunks, manifest)
+    code = code_digest(archives, chunks, manifest, pool)
     result_params = dataclasses.replace(params, workers=0)  # workers never change a result
     (out / PARTS).mkdir(parents=True)
 
-    jobs, keys, todo = [], [], []
+    jobs, keys, todo = [], {}, []
     for e in entries:
         month = json.dumps(sorted(by_month.get(e.yymm, {}).items()))
         digest = f"{e.md5sum}:{hashlib.sha256(month.encode()).hexdigest()}"
@@ -80,25 +109,25 @@ def validate_corpus(
             yymm=e.yymm,
         )
         jobs.append(job)
-        keys.append(key)
+        keys[job.part] = key
         if not cache.has(key):
             todo.append(job)
 
     caps = Caps(max_bytes=int(params.max_paper_mb * (1 << 20)), max_ratio=params.max_ratio)
     computed: dict[str, ChunkResult] = {}
-    if todo:
-        workers = min(resolve_workers(params.workers), len(todo))
-        with Pool(workers) as pool:
-            work = [pool.apply_async(_run_job, (j, by_month.get(j.yymm, {}), caps)) for j in todo]
-            for job, pending in zip(todo, work, strict=True):
-                computed[job.part] = pending.get()  # a ChecksumError stops the stage here
+    workers = min(resolve_workers(params.workers), len(todo))
+    for job, res in _compute(todo, by_month, caps, workers) if todo else ():
+        # committed at once: a run stopped by a later chunk keeps this one for the rerun
+        sidecar = Path(job.part).with_suffix(".json")
+        cache.put(keys[job.part], {"part.parquet": Path(job.part), "result.json": sidecar})
+        computed[job.part] = res
     results = []
-    for job, key in zip(jobs, keys, strict=True):
+    for job in jobs:
         part, sidecar = Path(job.part), Path(job.part).with_suffix(".json")
         if job.part in computed:
-            cache.put(key, {"part.parquet": part, "result.json": sidecar})
             results.append(computed[job.part])
         else:
+            key = keys[job.part]
             link_or_copy_file(cache.files(key) / "part.parquet", part)
             data = json.loads((cache.files(key) / "result.json").read_text())
             results.append(ChunkResult.from_json(job, data))
@@ -121,7 +150,9 @@ def validate_corpus(
 
 def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger, int]:
     """Ledger in manifest order. A paper in two chunks counts once, at its first member;
-    later members are removed from their parts and counted as duplicates."""
+    later members are removed from their parts and counted as duplicates. A paper wanted
+    under two versions (`2402.00093v2`, `v3`) counts under one; the other is
+    `duplicate_version`, not `missing_source`."""
     ledger = Ledger("validate")
     seen: set[str] = set()
     duplicates = 0
@@ -142,8 +173,12 @@ def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger
         if dups:
             duplicates += len(dups)
             _rewrite_without(Path(res.job.part), dups)
+    counted = {strip_version(i): i for i in seen}
     for arxiv_id in sorted(set(wanted) - seen):
-        ledger.drop(arxiv_id, "missing_source", 0, "no member in any chunk")
+        if (other := counted.get(strip_version(arxiv_id))) is not None:
+            ledger.drop(arxiv_id, "duplicate_version", 0, f"counted as {other}")
+        else:
+            ledger.drop(arxiv_id, "missing_source", 0, "no member in any chunk")
     return ledger, duplicates
 
 
