@@ -110,3 +110,9 @@ def test_pretrain_ranges_are_checked_by_the_loader(key: str, value: object, mess
 def test_evaluate_ranges_are_checked_by_the_loader(raw: dict, message: str) -> None:
     with pytest.raises(ParamsError, match=message):
         parse_section("evaluate", _section("evaluate") | raw)
+
+
+def test_validate_timeout_is_checked_by_the_loader() -> None:
+    assert parse_section("validate", _section("validate")).timeout_s == 60.0
+    with pytest.raises(ParamsError, match=r"validate: timeout_s -1\.0 must be >= 0"):
+        parse_section("validate", _section("validate") | {"timeout_s": -1})

@@ -66,7 +66,12 @@ class ValidateParams:
     verify_md5: bool
     max_paper_mb: float
     max_ratio: float
+    timeout_s: float  # per member (header, read, classify); 0: no limit
     workers: int
+
+    def __post_init__(self) -> None:
+        if self.timeout_s < 0:
+            raise ParamsError(f"validate: timeout_s {self.timeout_s} must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -58,20 +58,25 @@ def yymm_of(arxiv_id: str) -> str:
     return arxiv_id[:4]
 
 
-def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps) -> ChunkResult:
+def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps, timeout_s: float) -> ChunkResult:
     """One chunk in a worker: its part, and its result beside it (picklable for the pool)."""
     job, wanted = item
-    res = chunks.validate_chunk(job, wanted, caps)
+    res = chunks.validate_chunk(job, wanted, caps, timeout_s)
     write_json(res.to_json(), Path(job.part).with_suffix(".json"))
     return res
 
 
 def _compute(
-    todo: list[ChunkJob], by_month: dict[str, dict[str, str]], caps: Caps, workers: int
+    todo: list[ChunkJob],
+    by_month: dict[str, dict[str, str]],
+    caps: Caps,
+    workers: int,
+    timeout_s: float,
 ) -> Iterator[tuple[ChunkJob, ChunkResult]]:
     """(job, result) as each chunk finishes, in order; a lost worker is a ChunkError."""
     items = ((job, by_month.get(job.yymm, {})) for job in todo)
-    results = pool.map_supervised(functools.partial(_run_job, caps=caps), items, workers)
+    run = functools.partial(_run_job, caps=caps, timeout_s=timeout_s)
+    results = pool.map_supervised(run, items, workers)
     try:
         for job, res in zip(todo, results, strict=True):
             if isinstance(res, pool.WorkerLost):
@@ -116,7 +121,7 @@ def validate_corpus(
     caps = Caps(max_bytes=int(params.max_paper_mb * (1 << 20)), max_ratio=params.max_ratio)
     computed: dict[str, ChunkResult] = {}
     workers = min(resolve_workers(params.workers), len(todo))
-    for job, res in _compute(todo, by_month, caps, workers) if todo else ():
+    for job, res in _compute(todo, by_month, caps, workers, params.timeout_s) if todo else ():
         # committed at once: a run stopped by a later chunk keeps this one for the rerun
         sidecar = Path(job.part).with_suffix(".json")
         cache.put(keys[job.part], {"part.parquet": Path(job.part), "result.json": sidecar})
