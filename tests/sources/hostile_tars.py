@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import random
 import tarfile
+import time
+import tracemalloc
 
 TEX = b"\\documentclass{article}\\begin{document}Hello\\end{document}\n"
 END = b"\0" * 1024  # the end-of-archive blocks
@@ -80,3 +82,19 @@ def pax_sparse(name: str, realsize: int, sparse_map: bytes = b"0,0") -> bytes:
         + record(b"GNU.sparse.size", str(realsize).encode())
     )
     return pax(body) + member(name, b"")
+
+
+def timed(fn, *args):
+    """(result, wall seconds) of `fn(*args)`."""
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def peak_bytes(fn, *args):
+    """(result, peak bytes Python allocated while `fn` ran)."""
+    tracemalloc.start()
+    try:
+        return fn(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -1,8 +1,6 @@
 import gzip
 import io
 import tarfile
-import time
-import tracemalloc
 
 import pytest
 
@@ -17,7 +15,9 @@ from tests.sources.hostile_tars import (
     pad,
     pax,
     pax_sparse,
+    peak_bytes,
     record,
+    timed,
 )
 
 CAPS = Caps(max_bytes=1 << 20, max_ratio=50.0)
@@ -201,22 +201,6 @@ def test_read_folder_keeps_what_validate_keeps(tmp_path) -> None:
 # Hostile archives: each built byte by byte (tests/sources/hostile_tars.py).
 
 
-def _timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
-
-
-def _peak_bytes(fn, *args):
-    """(result, peak bytes Python allocated while `fn` ran)."""
-    tracemalloc.start()
-    try:
-        out = fn(*args)
-        return out, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize(
     ("kind", "what"),
     [
@@ -229,7 +213,7 @@ def _peak_bytes(fn, *args):
 def test_oversized_extended_header_is_refused_before_tarfile_parses_it(kind, what) -> None:
     # 128 Ki digits: ~25 s in the quadratic pax regex of Python < 3.11.10 (CVE-2024-6232)
     project = pax(digits(128 << 10), kind) + member("main.tex", TEX) + END
-    out, seconds = _timed(classify_member, "2301/2301.00030.gz", gz(project), CAPS)
+    out, seconds = timed(classify_member, "2301/2301.00030.gz", gz(project), CAPS)
     assert out == Drop("bad_tar", f"'main.tex': {what} header of 131072 bytes (cap 65536)")
     assert seconds < 2
 
@@ -251,7 +235,7 @@ def test_extended_headers_under_the_cap_are_read() -> None:
 def test_sparse_member_is_refused_without_inflating_it(sparse, detail) -> None:
     data = gz(member("main.tex", TEX) + sparse + END)
     assert len(data) < 400  # 256 MiB once tarfile fills the holes with zeros
-    out, peak = _peak_bytes(classify_member, "2301/2301.00032.gz", data, CAPS)
+    out, peak = peak_bytes(classify_member, "2301/2301.00032.gz", data, CAPS)
     assert out == Drop("sparse_member", detail)
     assert peak < 4 << 20  # was 512 MiB: the holes read, then joined
 
@@ -288,7 +272,7 @@ def test_a_bad_number_tarfile_ignores_keeps_the_paper() -> None:
 def test_bad_size_field_in_a_project_is_bad_tar(size_field, detail) -> None:
     sec = header("sec.tex", 11, patch={124: size_field}) + pad(b"\\section{B}")
     project = member("main.tex", TEX) + sec + END
-    out, seconds = _timed(classify_member, "2301/2301.00035.gz", gz(project), CAPS)
+    out, seconds = timed(classify_member, "2301/2301.00035.gz", gz(project), CAPS)
     # before: the first two kept main.tex alone (sec.tex lost silently), the third hung
     assert isinstance(out, Drop) and out.reason == "bad_tar" and detail in out.detail, out
     assert seconds < 2

@@ -5,7 +5,6 @@ import io
 import os
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -31,7 +30,9 @@ from tests.sources.hostile_tars import (
     member,
     pax,
     pax_sparse,
+    peak_bytes,
     record,
+    timed,
 )
 
 CAPS = Caps(max_bytes=1 << 20, max_ratio=200.0)
@@ -132,21 +133,6 @@ def test_the_limit_ends_a_chain_of_slow_pax_headers_under_the_cap(tmp_path) -> N
     assert [(d[0], d[1]) for d in res.drops] == [("2301.00001", "timeout")]
 
 
-def _timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
-
-
-def _peak_bytes(fn, *args):
-    """(result, peak bytes Python allocated while `fn` ran)."""
-    tracemalloc.start()
-    try:
-        return fn(*args), tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_stays_under_the_cap_for_huge_and_sparse_members(tmp_path) -> None:
     path = tmp_path / "arXiv_src_2301_001.tar"
     with open(path, "wb") as f:  # a 128 MiB member of zeros: a sparse file, no disk used
@@ -157,7 +143,7 @@ def test_memory_stays_under_the_cap_for_huge_and_sparse_members(tmp_path) -> Non
         f.write(gnu_sparse("2301/2301.00003.gz", 128 << 20) + END)
     job = ChunkJob(str(path), None, str(tmp_path / "part.parquet"), "2301")
     wanted = {f"2301.0000{i}": "math" for i in range(1, 4)}
-    res, peak = _peak_bytes(validate_chunk, job, wanted, CAPS)
+    res, peak = peak_bytes(validate_chunk, job, wanted, CAPS)
     assert [(d[0], d[1]) for d in res.drops] == [
         ("2301.00001", "too_large"),
         ("2301.00002", "sparse_member"),
@@ -191,7 +177,7 @@ def test_chunk_member_with_oversized_pax_is_a_named_drop_and_the_rest_is_read() 
         + member("2301/2301.00003.gz", c)
         + END
     )
-    members, seconds = _timed(_chunk_members, chunk)
+    members, seconds = timed(_chunk_members, chunk)
     assert [(m.name, m.data) for m in members] == [
         ("2301/2301.00001.gz", a),
         ("2301/2301.00002.gz", Drop("bad_header", "pax header of 1500000 bytes (cap 65536)")),
@@ -210,7 +196,7 @@ def test_chunk_member_with_oversized_pax_is_a_named_drop_and_the_rest_is_read() 
 )
 def test_chunk_sparse_member_is_refused(sparse, reason) -> None:
     chunk = sparse + member("2301/2301.00003.gz", gz(TEX)) + END
-    members, peak = _peak_bytes(_chunk_members, chunk)
+    members, peak = peak_bytes(_chunk_members, chunk)
     assert [(m.name, m.data) for m in members] == [
         ("2301/2301.00002.gz", Drop("sparse_member", reason)),
         ("2301/2301.00003.gz", gz(TEX)),
@@ -232,7 +218,7 @@ def test_chunk_member_over_the_cap_is_not_read(tmp_path) -> None:
     path = _chunk_on_disk(tmp_path / "c.tar", 64 << 20)
     with open(path, "rb") as raw:
         fh = HashingReader(raw)
-        members, peak = _peak_bytes(lambda: list(iter_chunk(fh, path.stat().st_size, 1 << 20)))
+        members, peak = peak_bytes(lambda: list(iter_chunk(fh, path.stat().st_size, 1 << 20)))
         assert fh.hexdigest() == hashlib.md5(path.read_bytes()).hexdigest()  # still hashed
     assert [m.data for m in members] == [
         Drop("too_large", f"{64 << 20} stored bytes, cap {1 << 20}"),
@@ -244,7 +230,7 @@ def test_chunk_member_over_the_cap_is_not_read(tmp_path) -> None:
 def test_chunk_member_is_read_in_pieces_into_one_buffer(tmp_path) -> None:
     path = _chunk_on_disk(tmp_path / "c.tar", 16 << 20)
     with open(path, "rb") as raw:
-        members, peak = _peak_bytes(lambda: list(iter_chunk(raw, path.stat().st_size, 32 << 20)))
+        members, peak = peak_bytes(lambda: list(iter_chunk(raw, path.stat().st_size, 32 << 20)))
     assert members[0].data == bytes(16 << 20) and members[0].size == 16 << 20
     assert peak < (16 << 20) + (4 << 20)  # the member plus a piece; was ~3x the member
 
