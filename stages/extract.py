@@ -18,6 +18,7 @@ from pathlib import Path
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.latex.corpus import extract_corpus
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
+from arxiv2lm.units import UnitError
 from arxiv2lm.workcache import WorkCache
 
 
@@ -33,21 +34,19 @@ def main(argv: list[str] | None = None) -> None:
         params = load_params("extract")
     except ParamsError as err:
         sys.exit(f"extract: {err}")
-    for key in ("max_input_depth", "max_expanded_mb", "max_macro_expansions"):
-        if getattr(params, key) <= 0:
-            sys.exit(f"extract: {key} {getattr(params, key)} must be > 0")
-    if params.timeout_s < 0:
-        sys.exit(f"extract: timeout_s {params.timeout_s} must be >= 0 (0 = no limit)")
     workers = resolve_workers(params.workers)
     cache = WorkCache(Path(args.work_cache) / "extract" if args.work_cache else None)
     start = time.perf_counter()
-    with atomic_dir(args.out_dir) as out:
-        ledger, extra, run = extract_corpus(args.in_dir, params, workers, out, cache)
-        # stats.json is a function of the inputs only (no timings, workers or cache hits),
-        # so the stage's output hash is the same on every machine and every rerun
-        summary = ledger.write(out, extra=extra)
-        if summary["kept"]["papers"] == 0:
-            sys.exit(f"extract: no paper yielded text ({summary['dropped']})")
+    try:
+        with atomic_dir(args.out_dir) as out:
+            ledger, extra, run = extract_corpus(args.in_dir, params, workers, out, cache)
+            # stats.json is a function of the inputs only (no timings, workers or cache
+            # hits), so the stage's output hash is the same on every machine and every rerun
+            summary = ledger.write(out, extra=extra)
+            if summary["kept"]["papers"] == 0:
+                sys.exit(f"extract: no paper yielded text ({summary['dropped']})")
+    except UnitError as err:
+        sys.exit(f"extract: {err}")
     cache.record_run(run)
     print(
         f"extract: kept {summary['kept']['papers']} of {summary['in']['papers']} papers in "

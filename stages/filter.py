@@ -14,63 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-
-from arxiv2lm.io import ParquetBatchWriter, atomic_dir
-from arxiv2lm.ledger import Drop, Ledger
-from arxiv2lm.params import FilterParams, ParamsError, load_params
-from arxiv2lm.sources.metadata import MetadataError, iter_snapshot, parse_record, select
-
-SNAPSHOT = "metadata/arxiv-metadata-oai-snapshot.json"
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("domain", pa.string()),
-        ("categories", pa.string()),
-        ("primary_category", pa.string()),
-        ("created", pa.string()),
-        ("license", pa.string()),
-        ("title", pa.string()),
-        ("abstract", pa.string()),
-    ]
-)
-
-
-def filter_snapshot(snapshot: Path, params: FilterParams, out: Path) -> Ledger:
-    """Stream the snapshot once; write the kept papers and return the ledger."""
-    ledger = Ledger("filter")
-    seen: set[str] = set()
-    with ParquetBatchWriter(out / "papers.parquet", SCHEMA) as writer:
-        for lineno, raw in iter_snapshot(snapshot):
-            if isinstance(raw, Drop):  # its detail already names the line
-                ledger.drop(f"line:{lineno}", raw.reason, 0, raw.detail)
-                continue
-            rec = parse_record(raw)
-            if isinstance(rec, Drop):
-                ledger.drop(f"line:{lineno}", rec.reason, 0, f"line {lineno}: {rec.detail}")
-                continue
-            if rec.id in seen:
-                ledger.drop(rec.id, "duplicate_id", 0, f"line {lineno}")
-                continue
-            seen.add(rec.id)
-            domain = select(rec, params)
-            if isinstance(domain, Drop):
-                ledger.drop(rec.id, domain.reason, 0, domain.detail)
-                continue
-            ledger.keep(rec.id, 0)
-            writer.write(
-                {
-                    "id": rec.id,
-                    "domain": domain,
-                    "categories": " ".join(rec.categories),
-                    "primary_category": rec.categories[0],
-                    "created": rec.created,
-                    "license": rec.license,
-                    "title": rec.title,
-                    "abstract": rec.abstract,
-                }
-            )
-    return ledger
+from arxiv2lm.io import atomic_dir
+from arxiv2lm.params import ParamsError, load_params
+from arxiv2lm.sources.manifest import SNAPSHOT
+from arxiv2lm.sources.metadata import MetadataError, filter_snapshot
 
 
 def main(argv: list[str] | None = None) -> None:

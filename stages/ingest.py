@@ -25,62 +25,10 @@ import sys
 from pathlib import Path
 
 from arxiv2lm.io import atomic_dir
-from arxiv2lm.params import IngestParams, ParamsError, load_params
-from arxiv2lm.sources.manifest import (
-    MANIFEST,
-    SNAPSHOT,
-    chunk_path,
-    link_mirror,
-    link_or_copy,
-    read_manifest,
-    write_manifest,
-)
-from arxiv2lm.sources.remote import (
-    ChecksumError,
-    S3Location,
-    check_selection,
-    fetch_chunks,
-    fetch_manifest,
-    fetch_snapshot,
-    make_client,
-    s3_errors,
-    select_chunks,
-)
+from arxiv2lm.params import ParamsError, load_params
+from arxiv2lm.sources.manifest import ChecksumError, link_mirror
+from arxiv2lm.sources.remote import ingest_s3, s3_errors
 from arxiv2lm.sources.sample import generate_sample
-
-FULL_MANIFEST = "src/arXiv_src_manifest.full.xml"  # the bucket's, all months
-
-
-def ingest_s3(p: IngestParams, out: Path) -> str:
-    """Fetch the selected chunks into `out` in place; returns the summary line."""
-    if not p.snapshot:
-        raise ValueError("source s3 needs ingest.snapshot (a path or s3://bucket/key)")
-    s3 = p.s3
-    client = make_client(s3.endpoint_url, s3.region)
-    loc = S3Location(s3.bucket, s3.prefix, s3.requester_pays)  # checks bucket and prefix
-    check_selection(s3.yymm_from, s3.yymm_to, s3.yymm_list)  # before any request
-    # Read into its own name: if it is bad, the stage stops with the previous manifest intact.
-    full = fetch_manifest(client, loc, out, FULL_MANIFEST)
-    chosen = select_chunks(
-        read_manifest(full), s3.yymm_from, s3.yymm_to, s3.yymm_list, s3.max_chunks
-    )
-    if not chosen:
-        raise ValueError(f"no chunk of s3://{s3.bucket}/{loc.key(MANIFEST)} matches the selection")
-    got = fetch_chunks(client, loc, chosen, out, workers=s3.download_workers)
-    keep = {chunk_path(out, e.filename) for e in chosen}
-    for stale in (out / "src").glob("arXiv_src_*.tar"):
-        if stale not in keep:
-            stale.unlink()
-    write_manifest(chosen, out / MANIFEST)
-    if p.snapshot.startswith("s3://"):
-        fetch_snapshot(client, p.snapshot, out / SNAPSHOT, s3.requester_pays)
-    else:
-        (out / SNAPSHOT).unlink(missing_ok=True)
-        link_or_copy(Path(p.snapshot), out / SNAPSHOT)
-    return (
-        f"s3: {len(chosen)} chunks ({got['fetched']} fetched, {got['present']} already "
-        f"present, {got['bytes']} bytes) from s3://{s3.bucket}/{loc.key('src/')}"
-    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,9 +44,13 @@ def main(argv: list[str] | None = None) -> None:
         if p.source == "s3":
             out.mkdir(parents=True, exist_ok=True)
             try:
-                line = ingest_s3(p, out)
+                s = ingest_s3(p.s3, p.snapshot, out)
             except s3_errors() as err:
                 sys.exit(f"ingest: S3 error: {err}")
+            line = (
+                f"s3: {s['chunks']} chunks ({s['fetched']} fetched, {s['present']} already "
+                f"present, {s['bytes']} bytes) from {s['source']}"
+            )
         elif p.source == "sample":
             with atomic_dir(out) as tmp:
                 s = generate_sample(tmp, p.seed, p.n_papers, p.papers_per_chunk)
@@ -107,8 +59,6 @@ def main(argv: list[str] | None = None) -> None:
                 f"{s['chunks']} chunks, seed {s['seed']}"
             )
         else:
-            if not p.local_dir or not p.snapshot:
-                sys.exit("ingest: source local needs ingest.local_dir and ingest.snapshot")
             with atomic_dir(out) as tmp:
                 s = link_mirror(Path(p.local_dir), Path(p.snapshot), tmp)
             line = (

@@ -18,6 +18,7 @@ from pathlib import Path
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.text.corpus import normalize_corpus
+from arxiv2lm.units import UnitError
 from arxiv2lm.workcache import WorkCache
 
 
@@ -34,14 +35,6 @@ def main(argv: list[str] | None = None) -> None:
         workers = resolve_workers(params.workers)
     except ParamsError as err:
         sys.exit(f"normalize: {err}")
-    for key in ("max_command_density", "min_alpha_ratio", "max_dup_line_fraction"):
-        if not 0 <= getattr(params, key) <= 1:
-            sys.exit(f"normalize: {key} {getattr(params, key)} must be in [0, 1]")
-    for key in ("minhash_perm", "shingle_words"):
-        if getattr(params, key) < 1:
-            sys.exit(f"normalize: {key} {getattr(params, key)} must be >= 1")
-    if params.near_dup_threshold <= 0:
-        sys.exit(f"normalize: near_dup_threshold {params.near_dup_threshold} must be > 0")
     cache = WorkCache(Path(args.work_cache) / "normalize" if args.work_cache else None)
     try:
         with atomic_dir(args.out_dir) as out:
@@ -52,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"normalize: no paper of {summary['in']['papers']} passed "
                     f"({summary['dropped']}); check the normalize thresholds"
                 )
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UnitError) as err:
         sys.exit(f"normalize: {err}")
     cache.record_run(run)
     print(

@@ -22,12 +22,12 @@ from arxiv2lm.tokens.shards import build_shards
 COLUMNS = ["id", "domain", "text", "math_fraction", "bytes"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("normalize_dir", type=Path)
     ap.add_argument("tokenizer_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     try:
         p = load_params("shard")
     except ParamsError as err:

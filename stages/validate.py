@@ -21,6 +21,7 @@ from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.sources.chunks import ChunkError
 from arxiv2lm.sources.manifest import MANIFEST
 from arxiv2lm.sources.validate import validate_corpus
+from arxiv2lm.units import UnitError
 from arxiv2lm.workcache import WorkCache
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             summary = ledger.write(out, extra=extra)
             if summary["kept"]["papers"] == 0:
                 sys.exit(f"validate: no paper has usable TeX sources ({summary['dropped']})")
-    except (ChunkError, FileNotFoundError, ValueError) as err:
+    except (ChunkError, UnitError, FileNotFoundError, ValueError) as err:
         sys.exit(f"validate: {err}")
     cache.record_run(run)
     print(

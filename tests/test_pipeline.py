@@ -95,7 +95,8 @@ def test_repro_produces_reports_and_a_falling_loss(project: Path) -> None:
     assert (project / "reports" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
     ev = json.loads((project / "reports" / "evaluate.json").read_text())
     val_docs = json.loads((project / "data/shard/meta.json").read_text())["splits"]["val"]["docs"]
-    assert ev["docs"] == min(8, val_docs) and ev["bits_per_byte"] > 0 and ev["math"]["tokens"] > 0
+    assert ev["docs"] == min(8, val_docs) and ev["math"]["tokens"] > 0
+    assert 0 < ev["bits_per_byte"] < 8  # the trained model beats spelling out raw bytes
     hf = project / "models" / "hf"
     assert json.loads((hf / "config.json").read_text())["model_type"] == "llama"
     card = (hf / "README.md").read_text()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BATCH_ROWS = 256
+_HASH_BLOCK = 1 << 20  # bytes per read when hashing a file
 # The temporaries this module (and every writer that copies its naming) makes.
 _TEMP_NAME = re.compile(r"^\..+\.(?:tmp|old)-(?P<pid>[0-9]+)$")
 # Slack between a process's start time (from /proc, whole-second boot time) and a temp's
@@ -249,3 +251,33 @@ def iter_parquet(
     pf = pq.ParquetFile(path)
     for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns) if columns else None):
         yield from batch.to_pylist()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks (memory stays flat).
+
+    >>> file_sha256("tokenizer.model")  # doctest: +SKIP
+    'a3f1...'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def link_or_copy(src: Path, dst: Path) -> str:
+    """Put `src` at `dst` (replacing it): a hard link (no second copy on disk), else a copy
+    (another filesystem). Returns "link" or "copy".
+
+    >>> link_or_copy(Path("a.tar"), Path("out/a.tar"))  # doctest: +SKIP
+    'link'
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+        return "copy"
+    return "link"

@@ -1,7 +1,7 @@
 """One frozen dataclass per `params.yaml` section, and one strict loader.
 
 >>> p = load_params("tokenizer", "params.yaml")   # doctest: +SKIP
->>> p.vocab_size
+>>> p.vocab_size                                  # doctest: +SKIP
 4096
 
 The loader rejects unknown keys, missing keys and wrong types with a message that names
@@ -51,6 +51,12 @@ class IngestParams:
     papers_per_chunk: int
     s3: S3Params = dataclasses.field(default_factory=S3Params)
 
+    def __post_init__(self) -> None:
+        if self.source == "local" and not (self.local_dir and self.snapshot):
+            raise ParamsError("ingest: source local needs ingest.local_dir and ingest.snapshot")
+        if self.source == "s3" and not self.snapshot:
+            raise ParamsError("ingest: source s3 needs ingest.snapshot (a path or s3://bucket/key)")
+
 
 @dataclass(frozen=True)
 class FilterParams:
@@ -86,6 +92,13 @@ class ExtractParams:
     timeout_s: float
     workers: int
 
+    def __post_init__(self) -> None:
+        for key in ("max_input_depth", "max_expanded_mb", "max_macro_expansions"):
+            if getattr(self, key) <= 0:
+                raise ParamsError(f"extract: {key} {getattr(self, key)} must be > 0")
+        if self.timeout_s < 0:
+            raise ParamsError(f"extract: timeout_s {self.timeout_s} must be >= 0 (0 = no limit)")
+
 
 @dataclass(frozen=True)
 class NormalizeParams:
@@ -103,6 +116,16 @@ class NormalizeParams:
     def __post_init__(self) -> None:
         if self.timeout_s < 0:
             raise ParamsError(f"normalize: timeout_s {self.timeout_s} must be >= 0 (0 = no limit)")
+        for key in ("max_command_density", "min_alpha_ratio", "max_dup_line_fraction"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ParamsError(f"normalize: {key} {getattr(self, key)} must be in [0, 1]")
+        for key in ("minhash_perm", "shingle_words"):
+            if getattr(self, key) < 1:
+                raise ParamsError(f"normalize: {key} {getattr(self, key)} must be >= 1")
+        if self.near_dup_threshold <= 0:
+            raise ParamsError(
+                f"normalize: near_dup_threshold {self.near_dup_threshold} must be > 0"
+            )
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ key each unit by what determines its result (the unit's input digest, the stage 
 code of the cores it runs), and keep finished units in a store outside DVC's outputs. A rerun
 computes only the units whose key is new and hard-links the rest into its output.
 
->>> key = unit_key("validate", "949ae880...", params, code_digest(archives))  # doctest: +SKIP
->>> WorkCache(".arxiv2lm/work/validate").has(key)                           # doctest: +SKIP
+The unit runner that uses this store is `arxiv2lm.units`.
+
+>>> key = unit_key("validate", "949ae880...", params, code)  # doctest: +SKIP
+>>> WorkCache(".arxiv2lm/work/validate").has(key)            # doctest: +SKIP
 False
 """
 
@@ -20,30 +22,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from arxiv2lm.io import atomic_path, iter_parquet, write_json
+from arxiv2lm.io import atomic_path, iter_parquet, link_or_copy, read_json, write_json
+from arxiv2lm.sources.manifest import yymm_order
 
 PARTS = "parts"  # per-chunk outputs live in <stage dir>/parts/<chunk>.parquet
-
-
-def code_digest(*modules: ModuleType) -> str:
-    """sha256 over the source bytes of the given modules (the code version of a unit)."""
-    h = hashlib.sha256()
-    for mod in sorted(modules, key=lambda m: m.__name__):
-        h.update(mod.__name__.encode())
-        h.update(Path(mod.__file__ or "").read_bytes())
-    return h.hexdigest()
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file, read in 1 MiB blocks: the input digest of a unit made from a part."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+RESULT = "result.json"  # a unit's JSON result, kept beside its files
 
 
 def unit_key(stage: str, input_digest: str, params: Any, code: str) -> str:
@@ -53,21 +38,16 @@ def unit_key(stage: str, input_digest: str, params: Any, code: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def link_or_copy_file(src: Path, dst: Path) -> None:
-    """Hard-link (no second copy on disk), copying across filesystems."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 class WorkCache:
-    """A folder of finished units, `<key>/<file>`; a unit exists only once complete."""
+    """A folder of finished units, `<key>/<file>`; a unit exists only once complete.
+    `WorkCache(None)` stores nothing (every unit is computed)."""
 
     def __init__(self, root: str | os.PathLike[str] | None) -> None:
         self.root = Path(root) if root else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
 
     def _dir(self, key: str) -> Path:
         assert self.root is not None
@@ -76,26 +56,32 @@ class WorkCache:
     def has(self, key: str) -> bool:
         return self.root is not None and (self._dir(key) / "COMPLETE").exists()
 
-    def files(self, key: str) -> Path:
-        return self._dir(key)
-
     def record_run(self, run: dict[str, Any]) -> None:
         """Write what this run did (units computed/reused) to `<root>/last_run.json`. It
         depends on the cache, so it is never part of a stage's outputs."""
         if self.root is not None:
             write_json(run, self.root / "last_run.json")
 
-    def put(self, key: str, files: dict[str, Path]) -> None:
-        """Store finished files under `key` (moved in, then marked complete)."""
+    def put(self, key: str, files: dict[str, Path], result: Any = None) -> None:
+        """Store finished files (hard-linked in) and a JSON `result` under `key`, then mark
+        the unit complete; a unit is never seen half-written."""
         if self.root is None:
             return
         with atomic_path(self._dir(key)) as tmp:
             tmp.mkdir(parents=True)
             for name, path in files.items():
-                link_or_copy_file(path, tmp / name)
+                link_or_copy(path, tmp / name)
+            write_json(result, tmp / RESULT)
             (tmp / "COMPLETE").write_text("")
             if self._dir(key).exists():  # another run finished it first
                 shutil.rmtree(self._dir(key))
+
+    def link(self, key: str, files: dict[str, Path]) -> Any:
+        """Hard-link the files of a complete unit to where they are wanted (`name -> path`);
+        returns its JSON result."""
+        for name, path in files.items():
+            link_or_copy(self._dir(key) / name, path)
+        return read_json(self._dir(key) / RESULT)
 
 
 def chunk_order(stem: str) -> tuple[str, str]:
@@ -106,7 +92,7 @@ def chunk_order(stem: str) -> tuple[str, str]:
     """
     parts = stem.split("_")
     yymm, seq = (parts[2], parts[3]) if len(parts) >= 4 else ("", stem)
-    return (("19" if yymm >= "91" else "20") + yymm, seq)
+    return (yymm_order(yymm), seq)
 
 
 def part_files(stage_dir: str | os.PathLike[str]) -> list[Path]:

@@ -44,6 +44,7 @@ def row(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(line)
 
 
+@pytest.mark.slow  # `row` runs the bench script as a subprocess
 def test_one_row_through_the_engine_on_cpu(row):
     assert row["tokens_per_step"] == ROW["micro_batch"] * ROW["seq_len"] == 64
     assert row["tokens_per_s"] > 0
@@ -64,6 +65,7 @@ def test_one_row_through_the_engine_on_cpu(row):
     assert math.isfinite(row["last_loss"])
 
 
+@pytest.mark.slow  # `row` runs the bench script as a subprocess
 def test_the_estimate_is_the_stage_estimate_for_the_same_recipe(row):
     args = argparse.Namespace(**ROW, threads=1, optimizer="torch_adamw", ckpt_every=2)
     args.compile, args.peak_tflops = False, 0.0
@@ -75,6 +77,7 @@ def test_the_estimate_is_the_stage_estimate_for_the_same_recipe(row):
     assert row["estimate_gib"] == round(estimate / GiB, 2) > 0
 
 
+@pytest.mark.slow  # `row` runs the bench script as a subprocess
 def test_table_and_the_fastest_row_to_compile(row):
     text = table([row])
     assert "cpu, torch " in text and "tiny (0.9M params, vocab 512)" in text

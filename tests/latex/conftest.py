@@ -5,22 +5,12 @@ from __future__ import annotations
 import pytest
 
 from arxiv2lm.params import ExtractParams
+from tests.helpers import project_params
 
 
 def make_params(**over: object) -> ExtractParams:
-    base = dict(
-        keep_title=True,
-        keep_abstract=True,
-        keep_appendix=True,
-        keep_bibliography=False,
-        max_input_depth=8,
-        max_expanded_mb=8.0,
-        max_macro_expansions=20000,
-        timeout_s=30.0,
-        workers=1,
-    )
-    base.update(over)
-    return ExtractParams(**base)  # type: ignore[arg-type]
+    """`params.yaml`'s extract section, one worker, with `over` replaced."""
+    return project_params("extract", **{"workers": 1, **over})
 
 
 @pytest.fixture

@@ -62,3 +62,30 @@ def test_subfile_contributes_only_its_body():
     child = "\\documentclass[main]{subfiles}\\begin{document}CHILD\\end{document}"
     r = run({"main.tex": "\\begin{document}A \\subfile{ch} B\\end{document}", "ch.tex": child})
     assert r.text == "\\begin{document}A CHILD B\\end{document}"
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ["\\inputfrom{sec}{a}", "\\includefrom{sec}{a.tex}", "\\import*{sec/}{a}",
+     "\\subinputfrom{sec}{a}", "\\subincludefrom{sec}{a}"],
+)  # fmt: skip
+def test_each_folder_form_resolves_in_its_folder(cmd):
+    # the `sub` forms are relative to the including file's folder (here `ch/`)
+    folder = "ch/sec" if cmd.startswith("\\sub") else "sec"
+    files = {"main.tex": "A \\input{ch/x} C", "ch/x.tex": f"[{cmd}]", f"{folder}/a.tex": "BODY"}
+    r = run(files)
+    assert (r.text, r.resolved, r.missing) == ("A [BODY] C", 2, 0)
+
+
+def test_sub_form_does_not_look_in_the_root_folder_name():
+    files = {"main.tex": "\\input{ch/x}", "ch/x.tex": "[\\subinputfrom{sec}{a}]",
+             "sec/a.tex": "ROOT"}  # fmt: skip
+    assert (run(files).text, run(files).missing) == ("[]", 1)
+
+
+def test_include_past_the_depth_cap_is_neither_resolved_nor_missing():
+    # max_depth 1 allows one level of includes below main: main -> f1, not f2
+    files = {"main.tex": "0\\input{f1}", "f1.tex": "1\\input{f2}", "f2.tex": "2\\input{f3}",
+             "f3.tex": "3"}  # fmt: skip
+    r = run(files, depth=1)
+    assert (r.text, r.resolved, r.missing) == ("01", 1, 0)

@@ -31,6 +31,13 @@ def ex(defs: str, use: str, **kw) -> str:
         ("\\newenvironment{note}[1]{Note #1:}{END}", "\\begin{note}{A} hi \\end{note}",
          "Note A: hi END"),
         ("\\newcommand{\\a}{\\b}\\newcommand{\\b}{B}", "\\a", "B"),
+        ("\\gdef\\eps{\\epsilon}", "\\eps", "\\epsilon"),
+        ("\\edef\\pair#1#2{(#1,#2)}", "\\pair ab", "(a,b)"),
+        ("\\xdef\\eps{\\epsilon}", "\\eps", "\\epsilon"),
+        ("\\newenvironment{note}{<}{>}\\renewenvironment{note}{[}{]}",
+         "\\begin{note}x\\end{note}", "[x]"),
+        ("\\renewenvironment*{proof}[1][Proof]{#1:}{QED}", "\\begin{proof}x\\end{proof}",
+         "Proof:xQED"),
     ],
 )  # fmt: skip
 def test_definition_forms(defs, use, out):

@@ -26,6 +26,14 @@ def conv(s: str) -> str:
         ("\\begin{gather}a\\\\b\\end{gather}", "\n$$\\begin{gathered}a\\\\b\\end{gathered}$$\n"),
         ("\\begin{multline}a\\\\b\\end{multline}",
          "\n$$\\begin{gathered}a\\\\b\\end{gathered}$$\n"),
+        ("\\begin{flalign}a&=b\\end{flalign}", "\n$$\\begin{aligned}a&=b\\end{aligned}$$\n"),
+        ("\\begin{xalignat}{2}a&=b\\end{xalignat}",
+         "\n$$\\begin{aligned}a&=b\\end{aligned}$$\n"),
+        ("\\begin{split}a&=b\\end{split}", "\n$$a&=b$$\n"),
+        ("\\begin{dmath}x=1\\end{dmath}", "\n$$x=1$$\n"),
+        ("\\begin{empheq}x\\end{empheq}", "\n$$x$$\n"),
+        ("\\begin{gather*}a\\end{gather*}", "\n$$\\begin{gathered}a\\end{gathered}$$\n"),
+        ("a $$ $$ b", "a  b"),  # empty math leaves nothing
     ],
 )  # fmt: skip
 def test_math_conventions(src, out):
@@ -50,8 +58,15 @@ def test_verbatim_and_verb_protected():
     assert spans == ["$x", "\n$y\n"]
 
 
-def test_url_is_verbatim():
-    assert conv("see \\url{http://a.org/x--y%20z}") == "see http://a.org/x--y%20z"
+@pytest.mark.parametrize("cmd", ["url", "nolinkurl", "path"])
+def test_each_url_form_is_verbatim(cmd):
+    text, spans = protect(f"see \\{cmd}{{http://a.org/x--y%20z}} $")
+    assert spans == ["http://a.org/x--y%20z"]
+    assert restore(text, spans) == "see http://a.org/x--y%20z $"
+
+
+def test_starred_verb_is_verbatim():
+    assert protect("\\verb*+a $b+ c")[1] == ["a $b"]
 
 
 def test_listing_options_dropped():

@@ -140,3 +140,15 @@ def test_random_token_soup_never_raises_or_leaks_placeholders():
         assert isinstance(r, ExtractResult | Drop)
         if isinstance(r, ExtractResult):
             assert not any("\ue000" <= c <= "\ue0ff" for c in r.text), src
+
+
+def test_drop_too_deep():
+    # a chain of includes deeper than the Python stack, with the depth cap lifted
+    n = 3000
+    files = {"main.tex": doc("\\input{f0}")} | {
+        f"f{i}.tex": f"\\input{{f{i + 1}}}" for i in range(n)
+    }
+    paths = list(files)
+    item = ("p1", paths, [files[p].encode() for p in paths])
+    paper_id, r = extract_guarded(item, make_params(max_input_depth=10 * n))
+    assert (paper_id, r) == ("p1", Drop("too_deep", "LaTeX nesting deeper than the Python stack"))

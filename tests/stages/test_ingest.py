@@ -20,6 +20,9 @@ def _params(tmp: Path, **ingest) -> None:
     (tmp / "params.yaml").write_text(yaml.safe_dump(doc))
 
 
+pytestmark = pytest.mark.slow  # every test runs the ingest stage as a subprocess
+
+
 def _run(tmp: Path, out: str = "data/ingest") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(STAGE), out], cwd=tmp, capture_output=True, text=True, timeout=60

@@ -54,9 +54,10 @@ def test_s3_ingest_feeds_the_pipeline(bucket, tmp_path, capsys) -> None:
         assert (tmp_path / "data/ingest" / e.filename).read_bytes() == (
             mirror / e.filename
         ).read_bytes()
-    assert "fetched" in capsys.readouterr().out
+    n = len(got)
+    assert f"s3: {n} chunks ({n} fetched, 0 already present, " in capsys.readouterr().out
     _stage("ingest").main(["data/ingest"])  # a rerun fetches nothing again
-    assert f"{len(got)} already present" in capsys.readouterr().out
+    assert f"s3: {n} chunks (0 fetched, {n} already present, " in capsys.readouterr().out
     _stage("filter").main(["data/ingest", "data/filter"])
     _stage("validate").main(["data/ingest", "data/filter", "data/validate"])
     yymms = [r["yymm"] for r in iter_parts(tmp_path / "data/validate", ["yymm"])]

@@ -284,7 +284,7 @@ def test_a_killed_worker_stops_the_stage_naming_its_chunk(project: Path) -> None
     assert run.returncode == 1
     assert run.stderr.decode().strip().splitlines() == [
         "validate: worker died (killed by signal 9, out of memory?) "
-        "while reading arXiv_src_2301_001.tar"
+        "while computing arXiv_src_2301_001.tar"
     ]
     assert not (project / "out").exists()
     # the chunk finished before it (9901, first in manifest order) is kept for the rerun

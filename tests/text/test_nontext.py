@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from arxiv2lm.latex.project import ExtractResult, extract_paper
-from arxiv2lm.params import ExtractParams
 from arxiv2lm.sources.archives import read_folder
 from arxiv2lm.sources.sample_tex import make_paper
 from arxiv2lm.text.nontext import (
@@ -20,14 +19,11 @@ from arxiv2lm.text.nontext import (
     control_share,
     not_text,
 )
+from tests.helpers import project_params
 
 PAPERS = Path(__file__).resolve().parents[2].parent / "shared/realdata/papers"
 PROSE = "We prove that the energy $E_{n}$ of the field decreases; see Theorem 2.1. " * 40
-EXTRACT = ExtractParams(
-    keep_title=True, keep_abstract=True, keep_appendix=True, keep_bibliography=False,
-    max_input_depth=8, max_expanded_mb=8.0, max_macro_expansions=20000, timeout_s=30.0,
-    workers=1,
-)  # fmt: skip
+EXTRACT = project_params("extract", workers=1)
 
 
 def _extract(paths: list[str], contents: list[bytes]) -> str:

@@ -1,13 +1,12 @@
 import pytest
 
 from arxiv2lm import pool
-from arxiv2lm.params import NormalizeParams
 from arxiv2lm.text.quality import check, normalize_doc, signals
+from tests.helpers import project_params
 
-P = NormalizeParams(
-    min_chars=100, min_words=20, max_command_density=0.02, min_alpha_ratio=0.5,
-    max_dup_line_fraction=0.5, near_dup_threshold=0.8, minhash_perm=128,
-    shingle_words=5, timeout_s=30.0, workers=1,
+P = project_params(
+    "normalize", min_chars=100, min_words=20, max_command_density=0.02, min_alpha_ratio=0.5,
+    workers=1,
 )  # fmt: skip
 GOOD = "\n".join(f"Line {i} says something new about the energy of field {i}." for i in range(10))
 

@@ -3,8 +3,11 @@ the per-paper time limit too), exact and near de-dup across chunks, per-chunk un
 from the work cache, byte-identical outputs."""
 
 import importlib
+import os
 import random
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import yaml
 
 from arxiv2lm.io import iter_parquet, read_json
 from arxiv2lm.sources.sample_text import Grammar
-from arxiv2lm.text import corpus
+from arxiv2lm.text import corpus, quality
 from arxiv2lm.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,17 +185,34 @@ def test_empty_result_is_a_clear_message(tmp_path, monkeypatch):
     assert not (tmp_path / "normalize").exists()
 
 
-def test_a_paper_over_the_time_limit_is_dropped(project, monkeypatch):
-    def slow(item):  # stands in for input that makes normalize slow
-        if item[0] == "b":
-            time.sleep(60)
-        return normalize_doc(item)
+def _slow_doc(item):  # stands in for input that makes normalize slow
+    if item[0] == "b":
+        time.sleep(60)
+    return quality.normalize_doc(item)
 
-    normalize_doc = corpus.normalize_doc
-    monkeypatch.setattr(corpus, "normalize_doc", slow)  # workers=1: this process
+
+_MEASURE = corpus.measure
+
+
+def _measure_slowly(*args, **kwargs):
+    """`measure` with `_slow_doc`; imported by name in the worker, so it patches there."""
+    corpus.normalize_doc = _slow_doc
+    return _MEASURE(*args, **kwargs)
+
+
+def test_a_paper_over_the_time_limit_is_dropped(project):
+    # in a fresh process: its pool workers import `_measure_slowly` from this module by name
+    script = (
+        "import tests.text.test_stage_normalize as t, arxiv2lm.text.corpus as c\n"
+        "c.measure = t._measure_slowly\n"
+        "import stages.normalize as s\n"
+        "s.main(['extract', 'normalize'])\n"
+    )
     _set(project, timeout_s=0.5)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
-    _run(project, cache=False)
+    run = subprocess.run([sys.executable, "-c", script], cwd=project, env=env, timeout=120)
+    assert run.returncode == 0
     assert time.perf_counter() - start < 20
     rejected = {r["id"]: r for r in iter_parquet(project / "normalize/rejected.parquet")}
     assert (rejected["b"]["reason"], rejected["b"]["detail"]) == ("timeout", "over 0.5s")

@@ -9,6 +9,7 @@ import pytest
 
 from arxiv2lm.params import TokenizerParams
 from arxiv2lm.tokens.tokenizer import train_tokenizer
+from tests.helpers import project_params
 
 WORDS = ["the", "of", "we", "show", "that", "energy", "field", "bounded", "norm", "proof", "lemma"]
 MATH = [r"$\frac{a}{b}$", r"$\alpha + \beta$", r"$x^2 \leq \sqrt{y}$", r"$$\sum_i x_i$$"]
@@ -32,22 +33,12 @@ def corpus_lines(n: int = 400, seed: int = 0) -> list[str]:
 
 
 def make_params(**changes: object) -> TokenizerParams:
-    base = dict(
-        model_type="bpe",
-        vocab_size=400,
-        latex_symbols="mined",
-        symbol_list=[],
-        n_mined_symbols=12,
-        split_digits=True,
-        byte_fallback=True,
-        character_coverage=1.0,
-        normalization="identity",
-        sample_mb=1.0,
+    """`params.yaml`'s tokenizer section at the size of the tiny test corpus."""
+    small = dict(
+        vocab_size=400, n_mined_symbols=12, character_coverage=1.0, sample_mb=1.0,
         heldout_fraction=0.1,
-        seed=7,
-    )
-    base.update(changes)
-    return TokenizerParams(**base)  # type: ignore[arg-type]
+    )  # fmt: skip
+    return project_params("tokenizer", **{**small, **changes})
 
 
 def corpus_docs(n_docs: int = 40) -> list[str]:

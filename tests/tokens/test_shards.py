@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sentencepiece as spm
 
-from arxiv2lm.io import read_json
+from arxiv2lm.io import file_sha256, read_json
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.tokens.shards import (
     BUCKET_HIGH,
@@ -17,7 +17,6 @@ from arxiv2lm.tokens.shards import (
     ShardWriter,
     build_shards,
     dtype_for,
-    file_sha256,
     math_bucket,
     split_of,
 )

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import sentencepiece as spm
 
+from arxiv2lm.io import file_sha256
 from arxiv2lm.params import ModelOverrides, Phase, PretrainParams
-from arxiv2lm.tokens.shards import ShardWriter, file_sha256, make_meta, write_meta
+from arxiv2lm.tokens.shards import ShardWriter, make_meta, write_meta
 
 WORDS = [
     "the",
@@ -100,6 +101,15 @@ def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Pa
     sha = file_sha256(tok_dir / "tokenizer.model")
     write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, splits))
     return shard_dir, tok_dir
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the `trained` run (about 8 s of CPU training, paid by the first one)
+    is slow; the fast tier skips them all."""
+    here = Path(__file__).parent
+    for item in items:
+        if "trained" in getattr(item, "fixturenames", ()) and here in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

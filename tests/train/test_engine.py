@@ -29,6 +29,20 @@ def test_loss_falls_on_the_tiny_corpus(trained):
     assert trained["summary"]["val_loss"] < losses[0] - 1.0
 
 
+# Losses of the session's tiny 40-step CPU run (seeded) at steps 1, 10, 20, 30, 40, and its
+# final validation loss; recorded from two identical runs. A change to the model, data order,
+# schedule or optimizer moves them: re-record only when that change is intended.
+GOLDEN_LOSSES = {1: 5.994305, 10: 4.194708, 20: 3.98088, 30: 3.765904, 40: 3.587699}
+GOLDEN_VAL_LOSS = 3.688006
+
+
+def test_golden_loss_curve(trained):
+    losses = trained["summary"]["losses"]
+    got = {step: losses[step - 1] for step in GOLDEN_LOSSES}
+    assert got == pytest.approx(GOLDEN_LOSSES, rel=1e-3)
+    assert trained["summary"]["val_loss"] == pytest.approx(GOLDEN_VAL_LOSS, rel=1e-3)
+
+
 def test_generated_config_is_what_the_engine_runs(trained):
     p = trained["params"]
     cfg = deepspeed_config(p, trained["summary"]["recipe"], on_gpu=False)

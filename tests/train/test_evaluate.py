@@ -12,12 +12,11 @@ import sentencepiece as spm
 import torch
 import yaml
 
-from arxiv2lm.params import TokenizerParams
+from arxiv2lm.text.mathspan import toggle_parity
 from arxiv2lm.tokens.loader import ShardSet
 from arxiv2lm.tokens.tokenizer import train_tokenizer
 from arxiv2lm.train.evaluate import (
     PieceTable,
-    dollar_parity,
     evaluate,
     in_math,
     iter_batches,
@@ -28,6 +27,7 @@ from arxiv2lm.train.evaluate import (
 )
 from arxiv2lm.train.export import load_export
 from arxiv2lm.train.model import GPT
+from tests.helpers import project_params
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"seq_len": None, "max_docs": 0, "batch_size": 4, "seed": 0}
@@ -55,14 +55,26 @@ def export(trained):
 
 @pytest.mark.parametrize(
     ("piece", "parity"),
-    [("a", 0), ("$", 1), ("$x$", 0), ("$$", 1), ("x$$y", 1), ("\\$", 0), ("\\\\$", 1), ("", 0)],
+    [
+        ("a", 0),
+        ("$", 1),
+        ("$x$", 0),
+        ("$$", 1),
+        ("x$$y", 1),
+        ("\\$", 0),
+        ("\\\\$", 1),
+        ("", 0),
+        ("\\(", 1),
+        ("\\[x\\]", 0),
+        ("\\begin{align}", 1),
+    ],  # fmt: skip
 )
-def test_dollar_parity(piece, parity):
-    assert dollar_parity(piece) == parity
+def test_toggle_parity(piece, parity):
+    assert toggle_parity(piece) == parity
 
 
 def test_in_math_is_the_state_before_each_token_and_resets_at_eos():
-    toggle = np.array([dollar_parity(p) for p in ["<unk>", "<s>", "</s>", "a", "$", "x"]])
+    toggle = np.array([toggle_parity(p) for p in ["<unk>", "<s>", "</s>", "a", "$", "x"]])
     stream = np.array([3, 4, 5, 5, 4, 3, 4, 5, 2, 5, 3, 3, 3])  # eos 2, '$' 4
     want = np.array([0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0], dtype=bool)
     np.testing.assert_array_equal(in_math(stream, toggle, eos_id=2), want)
@@ -90,12 +102,11 @@ def project_tokenizer(out: Path, **changes: object) -> spm.SentencePieceProcesso
     words = ["the", "proof", "of", "energy", r"$\frac{a}{b}$", r"$\alpha + \beta$", "lemma"]
     lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(300)]
     texts = ["\n  ".join(lines[i : i + 10]) for i in range(0, 300, 10)]
-    base = dict(
-        model_type="bpe", vocab_size=320, latex_symbols="mined", symbol_list=[],
-        n_mined_symbols=4, split_digits=True, byte_fallback=True, character_coverage=1.0,
-        normalization="identity", sample_mb=1.0, heldout_fraction=0.0, seed=7,
+    small = dict(
+        vocab_size=320, n_mined_symbols=4, character_coverage=1.0, sample_mb=1.0,
+        heldout_fraction=0.0,
     )  # fmt: skip
-    params = TokenizerParams(**{**base, **changes})  # type: ignore[arg-type]
+    params = project_params("tokenizer", **{**small, **changes})
     train_tokenizer(texts, params, out)
     return processor(out)
 

@@ -25,13 +25,13 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from arxiv2lm.params import TokenizerParams
 from arxiv2lm.tokens.tokenizer import train_tokenizer
 from arxiv2lm.train import hf_export
 from arxiv2lm.train.card import lineage, model_card
 from arxiv2lm.train.hf_export import save_hf
 from arxiv2lm.train.model import GPT, ModelConfig
 from arxiv2lm.train.sample import generate
+from tests.helpers import project_params
 
 SYMBOLS = [r"\frac", r"\alpha", r"\begin{equation}", r"\end{equation}", r"\in"]
 WORDS = ["we", "show", "that", "the", "energy", "is", "bounded", "proof", "lemma", "norm"]
@@ -74,20 +74,10 @@ def corpus(n: int = 600, seed: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def sp_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 400-piece BPE trained by the project's own `train_tokenizer`."""
-    params = TokenizerParams(
-        model_type="bpe",
-        vocab_size=400,
-        latex_symbols="list",
-        symbol_list=SYMBOLS,
-        n_mined_symbols=0,
-        split_digits=True,
-        byte_fallback=True,
-        character_coverage=1.0,
-        normalization="identity",
-        sample_mb=1.0,
-        heldout_fraction=0.0,
-        seed=7,
-    )
+    params = project_params(
+        "tokenizer", vocab_size=400, latex_symbols="list", symbol_list=SYMBOLS,
+        n_mined_symbols=0, character_coverage=1.0, sample_mb=1.0, heldout_fraction=0.0,
+    )  # fmt: skip
     out = tmp_path_factory.mktemp("tok")
     train_tokenizer(corpus(), params, out)
     return out / "tokenizer.model"

@@ -91,6 +91,7 @@ def test_memory_estimate_is_partitioned_by_zero2_and_shrinks_with_checkpointing(
     assert "GiB per GPU" in describe(two, m2, "GPU")
 
 
+@pytest.mark.slow  # runs the pretrain stage as a subprocess
 def test_stage_prints_the_resolved_recipe_before_training(tmp_path):
     """`--recipe` prints it and stops; the same lines open every pretrain run."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

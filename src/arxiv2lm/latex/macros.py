@@ -50,7 +50,6 @@ PROTECTED = frozenset(
     ).split(" ")
 )
 MAX_DEPTH = 32
-_ENDS_IN_WORD = re.compile(r"\\[A-Za-z]+$")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from arxiv2lm.sources.archives import (
     member_read_cap,
     safe_name,
 )
-from arxiv2lm.sources.manifest import id_from_member
+from arxiv2lm.sources.manifest import ChecksumError, ChunkError, id_from_member
 
 # Per member (header + read + classification). A 64 MiB project gunzips and parses in about
 # a second; only hostile input (a chain of pax headers costing seconds each) gets near this.
@@ -58,15 +58,6 @@ SOURCES_SCHEMA = pa.schema(
         ("nested_archives", pa.int32()),
     ]
 )
-
-
-class ChunkError(RuntimeError):
-    """A chunk that cannot be validated (unreadable structure, its worker lost): the message
-    names it, and nothing may run on it."""
-
-
-class ChecksumError(ChunkError):
-    """A chunk whose bytes do not match its manifest md5: nothing may run on it."""
 
 
 def strip_version(arxiv_id: str) -> str:

@@ -22,14 +22,13 @@ import dataclasses
 import hashlib
 import os
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from arxiv2lm.io import atomic_path
+from arxiv2lm.io import atomic_path, link_or_copy
 
 MANIFEST = "src/arXiv_src_manifest.xml"
 SNAPSHOT = "metadata/arxiv-metadata-oai-snapshot.json"
@@ -50,6 +49,25 @@ _NEW_MEMBER = re.compile(r"^\d{4}\.\d{4,5}$")
 CHUNK_NAME = re.compile(r"src/arXiv_src_([0-9]{4})_([0-9]{3})\.tar")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+class ChunkError(RuntimeError):
+    """A chunk that cannot be used (unreadable structure, its worker lost): the message
+    names it, and nothing may run on it."""
+
+
+class ChecksumError(ChunkError):
+    """A chunk whose bytes do not match its manifest md5 (on download or on validation)."""
+
+
+def yymm_order(yymm: str) -> str:
+    """YYYYMM of a YYMM: arXiv began in 1991, so `91`..`99` are the 1900s, the rest 2000s.
+    Comparable as strings across the 1999/2000 boundary.
+
+    >>> yymm_order("9912"), yymm_order("0001")
+    ('199912', '200001')
+    """
+    return ("19" if yymm >= "91" else "20") + yymm
 
 
 @dataclass(frozen=True)
@@ -235,17 +253,6 @@ def write_manifest(
     lines.append("</arXivSRC>")
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def link_or_copy(src: Path, dst: Path) -> str:
-    """Hard-link `src` to `dst`, copying when linking fails (another filesystem); returns how."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-        return "link"
-    except OSError:
-        shutil.copyfile(src, dst)
-        return "copy"
 
 
 def link_mirror(local_dir: Path, snapshot: Path, out_dir: Path) -> dict[str, int]:

@@ -18,7 +18,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
-from arxiv2lm.ledger import Drop
+import pyarrow as pa
+
+from arxiv2lm.io import ParquetBatchWriter
+from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import FilterParams
 
 # Defunct archives and aliases, mapped to today's taxonomy (arXiv category taxonomy page).
@@ -275,3 +278,59 @@ def select(rec: MetaRecord, params: FilterParams) -> str | Drop:
     if domain is None:
         return Drop("category_excluded", " ".join(rec.categories))
     return domain
+
+
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("categories", pa.string()),
+        ("primary_category", pa.string()),
+        ("created", pa.string()),
+        ("license", pa.string()),
+        ("title", pa.string()),
+        ("abstract", pa.string()),
+    ]
+)
+
+
+def filter_snapshot(snapshot: Path, params: FilterParams, out: Path) -> Ledger:
+    """Stream the snapshot once; write the kept papers to `out/papers.parquet` (`SCHEMA`)
+    and return the ledger: every other line is a drop with its reason.
+
+    >>> filter_snapshot(Path("snapshot.json"), params, Path("out")).kept_papers  # doctest: +SKIP
+    3
+    """
+    ledger = Ledger("filter")
+    seen: set[str] = set()
+    with ParquetBatchWriter(out / "papers.parquet", SCHEMA) as writer:
+        for lineno, raw in iter_snapshot(snapshot):
+            if isinstance(raw, Drop):  # its detail already names the line
+                ledger.drop(f"line:{lineno}", raw.reason, 0, raw.detail)
+                continue
+            rec = parse_record(raw)
+            if isinstance(rec, Drop):
+                ledger.drop(f"line:{lineno}", rec.reason, 0, f"line {lineno}: {rec.detail}")
+                continue
+            if rec.id in seen:
+                ledger.drop(rec.id, "duplicate_id", 0, f"line {lineno}")
+                continue
+            seen.add(rec.id)
+            domain = select(rec, params)
+            if isinstance(domain, Drop):
+                ledger.drop(rec.id, domain.reason, 0, domain.detail)
+                continue
+            ledger.keep(rec.id, 0)
+            writer.write(
+                {
+                    "id": rec.id,
+                    "domain": domain,
+                    "categories": " ".join(rec.categories),
+                    "primary_category": rec.categories[0],
+                    "created": rec.created,
+                    "license": rec.license,
+                    "title": rec.title,
+                    "abstract": rec.abstract,
+                }
+            )
+    return ledger

@@ -9,11 +9,13 @@ Every name from outside is checked before the first request: manifest entries
 (`check_entries`: a chunk name is only ever `src/arXiv_src_YYMM_NNN.tar`), the bucket, the
 prefix and each key (no `.` or `..` segment, which URL normalisation (RFC 3986 dot
 segments) in a proxy or an S3-compatible store can turn into another key or bucket), and the
-YYMM of the selection. A local path is written
-or deleted only if it resolves inside `dest`.
+YYMM of the selection. A local path is written or deleted only if it resolves inside `dest`.
 
 >>> client = make_client(endpoint_url="http://127.0.0.1:5000", region="us-east-1")  # doctest: +SKIP
->>> fetch_chunks(client, "arxiv", "src/", entries, Path("data/ingest"))  # doctest: +SKIP
+>>> loc = S3Location("arxiv", "", requester_pays=True)  # doctest: +SKIP
+>>> fetch_chunks(client, loc, entries, Path("data/ingest"))  # doctest: +SKIP
+{'fetched': 2, 'present': 0, 'bytes': 1048576}
+>>> ingest_s3(params.s3, params.snapshot, Path("data/ingest"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -28,24 +30,28 @@ from typing import Any
 
 from tqdm import tqdm
 
+from arxiv2lm.io import link_or_copy
+from arxiv2lm.params import S3Params
 from arxiv2lm.sources.manifest import (
     MANIFEST,
+    SNAPSHOT,
+    ChecksumError,
     ChunkEntry,
     check_entries,
     chunk_path,
     inside,
     is_yymm,
     md5_file,
+    read_manifest,
+    write_manifest,
+    yymm_order,
 )
 
 _PART_BLOCK = 8 << 20  # bytes per streamed read
 # S3's bucket rules (3-63 characters, letters, digits, `.`, `-`), plus the upper case and `_`
 # of legacy us-east-1 and some S3-compatible stores; never `/`, so never another path.
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
-
-
-class ChecksumError(RuntimeError):
-    """A downloaded chunk whose bytes do not match its manifest md5."""
+FULL_MANIFEST = "src/arXiv_src_manifest.full.xml"  # the bucket's, all months
 
 
 def check_bucket(bucket: str) -> str:
@@ -147,10 +153,7 @@ def select_chunks(
     """
     yymm_list = list(yymm_list)
     check_selection(yymm_from, yymm_to, yymm_list)
-
-    def order(yymm: str) -> str:
-        return ("19" if yymm >= "91" else "20") + yymm
-
+    order = yymm_order
     wanted = set(yymm_list)
     out = [
         e
@@ -269,3 +272,32 @@ def fetch_snapshot(client: Any, url: str, dest: Path, requester_pays: bool = Fal
     client.download_file(bucket, key, str(tmp), ExtraArgs=extra)
     os.replace(tmp, dest)
     return dest
+
+
+def ingest_s3(s3: S3Params, snapshot: str, out: Path) -> dict[str, int | str]:
+    """Fetch the selected chunks and the snapshot into `out`, in place; return the counts.
+
+    The new manifest is read under its own name (`FULL_MANIFEST`): if it is bad, this
+    stops with the previous `arXiv_src_manifest.xml` intact. Chunks no longer selected are
+    deleted; `snapshot` is `s3://bucket/key` (downloaded) or a local path (linked).
+    """
+    client = make_client(s3.endpoint_url, s3.region)
+    loc = S3Location(s3.bucket, s3.prefix, s3.requester_pays)  # checks bucket and prefix
+    check_selection(s3.yymm_from, s3.yymm_to, s3.yymm_list)  # before any request
+    full = fetch_manifest(client, loc, out, FULL_MANIFEST)
+    chosen = select_chunks(
+        read_manifest(full), s3.yymm_from, s3.yymm_to, s3.yymm_list, s3.max_chunks
+    )
+    if not chosen:
+        raise ValueError(f"no chunk of s3://{s3.bucket}/{loc.key(MANIFEST)} matches the selection")
+    got = fetch_chunks(client, loc, chosen, out, workers=s3.download_workers)
+    keep = {chunk_path(out, e.filename) for e in chosen}
+    for stale in (out / "src").glob("arXiv_src_*.tar"):
+        if stale not in keep:
+            stale.unlink()
+    write_manifest(chosen, out / MANIFEST)
+    if snapshot.startswith("s3://"):
+        fetch_snapshot(client, snapshot, out / SNAPSHOT, s3.requester_pays)
+    else:
+        link_or_copy(Path(snapshot), out / SNAPSHOT)
+    return {"chunks": len(chosen), **got, "source": f"s3://{s3.bucket}/{loc.key('src/')}"}

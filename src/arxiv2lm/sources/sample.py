@@ -1,7 +1,7 @@
 """A synthetic arXiv mirror: Kaggle metadata, source chunks and a manifest, from a seed.
 
 >>> summary = generate_sample(Path("data/ingest"), 20260101, 320, 80)   # doctest: +SKIP
->>> summary["counts"]["pdf_only"]
+>>> summary["counts"]["pdf_only"]   # doctest: +SKIP
 10
 
 The output is byte-identical for a given seed (gzip and tar mtimes are fixed, members are
@@ -24,7 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from arxiv2lm.sources.manifest import MANIFEST, SNAPSHOT, ChunkEntry, member_name, write_manifest
+from arxiv2lm.sources.manifest import (
+    MANIFEST,
+    SNAPSHOT,
+    ChunkEntry,
+    member_name,
+    write_manifest,
+    yymm_order,
+)
 from arxiv2lm.sources.sample_tex import PDF, Paper, make_paper
 
 # share of n_papers per special kind (at least one each); the rest are normal papers
@@ -97,13 +104,13 @@ def _tar(files: dict[str, bytes], mtime: int) -> bytes:
 
 
 def _month(yymm: str) -> datetime:
-    yy = int(yymm[:2])
-    return datetime(1900 + yy if yy >= 91 else 2000 + yy, int(yymm[2:]), 1, tzinfo=UTC)
+    yyyymm = yymm_order(yymm)
+    return datetime(int(yyyymm[:4]), int(yyyymm[4:]), 1, tzinfo=UTC)
 
 
 def _old_style(yymm: str) -> bool:
     """arXiv switched from `archive/YYMMNNN` to `YYMM.NNNN` ids in April 2007."""
-    return yymm >= "9107" or yymm < "0704"
+    return yymm_order(yymm) < "200704"
 
 
 def _rfc(t: datetime) -> str:

@@ -4,9 +4,9 @@ A unit's key is the chunk's manifest md5, the (id, domain) pairs the filter sele
 chunk's month, the validate params and the code of the cores; adding a month's chunk computes
 one unit, and changing the filter for one month recomputes only that month's chunks.
 Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manifest order.
-Chunks run in supervised workers (`pool.map_supervised`): a worker that dies (OOM kill) or
-is killed at a member's hard time limit stops the stage with a ChunkError naming the chunk,
-and every unit finished before it is already in the cache for the rerun.
+Chunks run through the unit runner (`arxiv2lm.units`, one supervised pool): a worker that
+dies (OOM kill) or is killed at a member's hard time limit stops the stage with a UnitError
+naming the chunk, and every unit finished before it is already in the cache for the rerun.
 
 >>> ledger, extra, run = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
 >>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
@@ -20,31 +20,23 @@ import functools
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from arxiv2lm import pool
-from arxiv2lm.io import ParquetBatchWriter, iter_parquet, write_json
+from arxiv2lm.io import ParquetBatchWriter, iter_parquet
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ValidateParams, resolve_workers
-from arxiv2lm.sources import archives, chunks, manifest
+from arxiv2lm.sources import chunks, manifest
 from arxiv2lm.sources.archives import Caps
 from arxiv2lm.sources.chunks import (
     SOURCES_SCHEMA,
-    ChunkError,
     ChunkJob,
     ChunkResult,
     chunk_stem,
     strip_version,
 )
-from arxiv2lm.workcache import (
-    PARTS,
-    WorkCache,
-    code_digest,
-    link_or_copy_file,
-    unit_key,
-)
+from arxiv2lm.units import Unit, code_digest, run_units, unit_key
+from arxiv2lm.workcache import PARTS, WorkCache
 
 
 def yymm_of(arxiv_id: str) -> str:
@@ -58,32 +50,26 @@ def yymm_of(arxiv_id: str) -> str:
     return arxiv_id[:4]
 
 
-def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps, timeout_s: float) -> ChunkResult:
-    """One chunk in a worker: its part, and its result beside it (picklable for the pool)."""
+def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps, timeout_s: float) -> dict:
+    """One chunk in a worker: writes its part, returns its result (picklable for the pool)."""
     job, wanted = item
-    res = chunks.validate_chunk(job, wanted, caps, timeout_s)
-    write_json(res.to_json(), Path(job.part).with_suffix(".json"))
-    return res
+    return chunks.validate_chunk(job, wanted, caps, timeout_s).to_json()
 
 
-def _compute(
-    todo: list[ChunkJob],
-    by_month: dict[str, dict[str, str]],
-    caps: Caps,
-    workers: int,
-    timeout_s: float,
-) -> Iterator[tuple[ChunkJob, ChunkResult]]:
-    """(job, result) as each chunk finishes, in order; a lost worker is a ChunkError."""
-    items = ((job, by_month.get(job.yymm, {})) for job in todo)
-    run = functools.partial(_run_job, caps=caps, timeout_s=timeout_s)
-    results = pool.map_supervised(run, items, workers)
-    try:
-        for job, res in zip(todo, results, strict=True):
-            if isinstance(res, pool.WorkerLost):
-                raise ChunkError(f"worker died ({res}) while reading {Path(job.path).name}")
-            yield job, res  # a ChecksumError from the worker is raised by map_supervised
-    finally:
-        results.close()  # kill the other workers now, not when the generator is collected
+class _ChunkSink:
+    """A unit's one result: the worker already wrote the part."""
+
+    def __init__(self) -> None:
+        self.result: dict | None = None
+
+    def add(self, note: Any, result: dict) -> None:
+        self.result = result
+
+    def close(self) -> dict | None:
+        return self.result
+
+    def abort(self) -> None:
+        pass
 
 
 def validate_corpus(
@@ -98,57 +84,45 @@ def validate_corpus(
     by_month: dict[str, dict[str, str]] = defaultdict(dict)
     for arxiv_id, domain in wanted.items():
         by_month[yymm_of(arxiv_id)][arxiv_id] = domain
-    code = code_digest(archives, chunks, manifest, pool)
+    code = code_digest(__name__)
     result_params = dataclasses.replace(params, workers=0)  # workers never change a result
     (out / PARTS).mkdir(parents=True)
 
-    jobs, keys, todo = [], {}, []
+    units = []
     for e in entries:
         month = json.dumps(sorted(by_month.get(e.yymm, {}).items()))
         digest = f"{e.md5sum}:{hashlib.sha256(month.encode()).hexdigest()}"
-        key = unit_key("validate", digest, result_params, code)
         job = ChunkJob(
             path=str(ingest / e.filename),
             md5=e.md5sum if params.verify_md5 else None,
             part=str(out / PARTS / f"{chunk_stem(e.filename)}.parquet"),
             yymm=e.yymm,
         )
-        jobs.append(job)
-        keys[job.part] = key
-        if not cache.has(key):
-            todo.append(job)
+        key = unit_key("validate", digest, result_params, code)
+        units.append(Unit(Path(e.filename).name, key, {"part.parquet": Path(job.part)}, job))
 
     caps = Caps(max_bytes=int(params.max_paper_mb * (1 << 20)), max_ratio=params.max_ratio)
-    computed: dict[str, ChunkResult] = {}
-    workers = min(resolve_workers(params.workers), len(todo))
-    for job, res in _compute(todo, by_month, caps, workers, params.timeout_s) if todo else ():
-        # committed at once: a run stopped by a later chunk keeps this one for the rerun
-        sidecar = Path(job.part).with_suffix(".json")
-        cache.put(keys[job.part], {"part.parquet": Path(job.part), "result.json": sidecar})
-        computed[job.part] = res
-    results = []
-    for job in jobs:
-        part, sidecar = Path(job.part), Path(job.part).with_suffix(".json")
-        if job.part in computed:
-            results.append(computed[job.part])
-        else:
-            key = keys[job.part]
-            link_or_copy_file(cache.files(key) / "part.parquet", part)
-            data = json.loads((cache.files(key) / "result.json").read_text())
-            results.append(ChunkResult.from_json(job, data))
-        sidecar.unlink(missing_ok=True)
-
+    run_job = functools.partial(_run_job, caps=caps, timeout_s=params.timeout_s)
+    done = run_units(
+        units,
+        run_job,
+        lambda u: [((u.source, by_month.get(u.source.yymm, {})), None)],
+        lambda u: _ChunkSink(),
+        cache,
+        min(resolve_workers(params.workers), len(units)),
+    )
+    results = [ChunkResult.from_json(d.unit.source, d.result) for d in done]
     ledger, duplicates = _account(results, wanted)
     extra = {
         "duplicate_members": duplicates,
-        "chunks": len(jobs),
+        "chunks": len(units),
         "members_not_selected": sum(r.not_selected for r in results),
         "bad_member_names": sum(r.bad_member_names for r in results),
     }
     run = {
-        "units_computed": len(computed),
-        "units_reused": len(jobs) - len(computed),
-        "bytes_read": sum(r.bytes_read for r in results if r.job.part in computed),
+        "units_computed": sum(d.computed for d in done),
+        "units_reused": sum(not d.computed for d in done),
+        "bytes_read": sum(r.bytes_read for r, d in zip(results, done, strict=True) if d.computed),
     }
     return ledger, extra, run
 

@@ -4,8 +4,10 @@ A unit is, for one extract part, every paper's normalized text, quality signals,
 digest and MinHash signature, or the reason it was dropped on the way: `not_text` (binary
 junk, see `nontext`) or `timeout` (over `timeout_s`, the same per-paper limit as extract's).
 Its key is the part's sha256, the params that change it (`minhash_perm`, `shingle_words`,
-`timeout_s`) and the code of the text cores; a new month computes one unit, and changing a
-threshold recomputes none. The global pass reads the units in chunk order and applies the
+`timeout_s`) and the code this module imports (`units.code_digest`); a new month computes
+one unit, and changing a threshold recomputes none. Papers of all units to compute go
+through the unit runner's one supervised pool, and each unit is committed as it finishes.
+The global pass reads the units in chunk order and applies the
 thresholds, exact de-dup and near-dup (a paper is dropped when it matches an earlier kept
 one), writing one `docs.parquet`.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +29,14 @@ import numpy as np
 import pyarrow as pa
 
 from arxiv2lm import pool
-from arxiv2lm.io import ParquetBatchWriter, iter_parquet
+from arxiv2lm.io import ParquetBatchWriter, file_sha256, iter_parquet
 from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import NormalizeParams
-from arxiv2lm.text import minhash, nontext, normalize, quality
+from arxiv2lm.text import nontext
 from arxiv2lm.text.minhash import NearDupIndex, signature
 from arxiv2lm.text.quality import Signals, check, normalize_doc
-from arxiv2lm.workcache import WorkCache, code_digest, file_digest, part_files, unit_key
+from arxiv2lm.units import Unit, code_digest, run_units, unit_key
+from arxiv2lm.workcache import WorkCache, part_files
 
 DOCS_SCHEMA = pa.schema(
     [
@@ -105,47 +109,56 @@ def measure(
         return _dropped(item, Drop("timeout", f"over {timeout_s}s"))
 
 
-def compute_unit(part: Path, dst: Path, params: NormalizeParams, workers: int) -> None:
-    """Write the unit of one extract part to `dst`, papers in the part's order."""
-    fn = functools.partial(
-        measure,
-        perm=params.minhash_perm,
-        shingle_words=params.shingle_words,
-        timeout_s=params.timeout_s,
-    )
-    items = (
-        (r["id"], r["domain"], r["text"]) for r in iter_parquet(part, ["id", "domain", "text"])
-    )
-    with ParquetBatchWriter(dst, UNIT_SCHEMA, batch_rows=64) as writer:
-        for row in pool.map_ordered(fn, items, workers):
-            if row["drop"] == "timeout":
-                print(f"normalize: {row['id']} dropped: {row['drop_detail']}", file=sys.stderr)
-            writer.write(row)
+class _UnitSink:
+    """The unit file of one extract part, written as its papers come back."""
+
+    def __init__(self, dst: Path) -> None:
+        self.writer = ParquetBatchWriter(dst, UNIT_SCHEMA, batch_rows=64)
+
+    def add(self, note: None, row: dict[str, Any]) -> None:
+        if row["drop"] == "timeout":
+            print(f"normalize: {row['id']} dropped: {row['drop_detail']}", file=sys.stderr)
+        self.writer.write(row)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+def _papers(unit: Unit) -> Iterator[tuple[tuple[str, str, str], None]]:
+    for r in iter_parquet(unit.source, ["id", "domain", "text"]):
+        yield (r["id"], r["domain"], r["text"]), None
 
 
 def _units(
     extract_dir: Path, params: NormalizeParams, workers: int, scratch: Path, cache: WorkCache
 ) -> tuple[list[Path], int]:
     """The unit file of every part in chunk order, and how many were computed now."""
-    code = code_digest(normalize, nontext, quality, minhash, pool, sys.modules[__name__])
+    code = code_digest(__name__)
     unit_params = {
         "minhash_perm": params.minhash_perm,
         "shingle_words": params.shingle_words,
         "timeout_s": params.timeout_s,
     }
-    files, computed = [], 0
-    for part in part_files(extract_dir):
-        key = unit_key("normalize", file_digest(part), unit_params, code)
-        if not cache.has(key):
-            dst = scratch / f"{part.stem}.parquet"
-            compute_unit(part, dst, params, workers)
-            computed += 1
-            cache.put(key, {UNIT_FILE: dst})
-            if cache.root is None:
-                files.append(dst)
-                continue
-        files.append(cache.files(key) / UNIT_FILE)
-    return files, computed
+    units = [
+        Unit(
+            part.stem,
+            unit_key("normalize", file_sha256(part), unit_params, code),
+            {UNIT_FILE: scratch / f"{part.stem}.parquet"},
+            part,
+        )
+        for part in part_files(extract_dir)
+    ]
+    fn = functools.partial(
+        measure,
+        perm=params.minhash_perm,
+        shingle_words=params.shingle_words,
+        timeout_s=params.timeout_s,
+    )
+    done = run_units(units, fn, _papers, lambda u: _UnitSink(u.outputs[UNIT_FILE]), cache, workers)
+    return [d.unit.outputs[UNIT_FILE] for d in done], sum(d.computed for d in done)
 
 
 def normalize_corpus(

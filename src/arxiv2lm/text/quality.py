@@ -1,6 +1,6 @@
 """Quality signals of a normalized document, and the threshold check that uses them.
 
-`math_fraction`: chars inside `$..$`/`$$..$$` per char; `command_density`: backslash
+`math_fraction`: chars inside math (`arxiv2lm.text.mathspan`) per char; `command_density`: backslash
 control words left outside math per char; `alpha_ratio`: letters per non-space char;
 `dup_line_fraction`: share of non-empty lines that repeat an earlier line.
 
@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 
 from arxiv2lm.ledger import Drop
 from arxiv2lm.params import NormalizeParams
+from arxiv2lm.text.mathspan import math_spans
 from arxiv2lm.text.normalize import normalize_text, text_hash
 
-_MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:\\.|[^$\\])+?\$", re.S)
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 _WORD = re.compile(r"\S+")
 
@@ -42,10 +42,10 @@ def signals(text: str) -> Signals:
     math_chars = 0
     pieces: list[str] = []
     pos = 0
-    for m in _MATH.finditer(text):
-        math_chars += m.end() - m.start()
-        pieces.append(text[pos : m.start()])
-        pos = m.end()
+    for start, end in math_spans(text):
+        math_chars += end - start
+        pieces.append(text[pos:start])
+        pos = end
     pieces.append(text[pos:])
     prose = " ".join(pieces)
     commands = len(_COMMAND.findall(prose))

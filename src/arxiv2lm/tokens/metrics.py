@@ -10,24 +10,13 @@ evaluated on the same papers sit side by side in `stats.json`.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 import sentencepiece as spm
 
-# Display math first, so `$$x$$` is one segment rather than two empty inline ones.
-_MATH_ALTERNATIVES = [
-    r"(?<!\\)\$\$.+?(?<!\\)\$\$",  # $$ ... $$
-    r"(?<!\\)\$[^$]+?(?<!\\)\$",  # $ ... $
-]
-MATH_RE = re.compile("|".join(_MATH_ALTERNATIVES), re.DOTALL)
-
-
-def math_segments(text: str) -> list[str]:
-    r"""The `$...$` and `$$...$$` segments of `text`, delimiters included; `\$` is no delimiter."""
-    return MATH_RE.findall(text)
+from arxiv2lm.text.mathspan import math_segments
 
 
 def _ratio(num: float, den: float) -> float:

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import sentencepiece as spm
 
-from arxiv2lm.io import ParquetBatchWriter, write_json
+from arxiv2lm.io import ParquetBatchWriter, file_sha256, write_json
 from arxiv2lm.ledger import Ledger
 
 FORMAT_VERSION = 1
@@ -83,14 +83,6 @@ def math_bucket(math_fraction: float) -> str:
     if math_fraction < BUCKET_HIGH:
         return "mid"
     return "high"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _empty_split() -> dict[str, Any]:

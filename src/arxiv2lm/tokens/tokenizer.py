@@ -1,7 +1,7 @@
 r"""Train a SentencePiece tokenizer for LaTeX-heavy text that decodes back byte for byte.
 
 >>> stats = train_tokenizer(texts, params, Path("data/tokenizer"))    # doctest: +SKIP
->>> sp = load_processor(Path("data/tokenizer/tokenizer.model"))       # doctest: +SKIP
+>>> sp = spm.SentencePieceProcessor(model_file="data/tokenizer/tokenizer.model")  # doctest: +SKIP
 >>> sp.decode(sp.encode("a\n  $\\frac{1}{2}$")) == "a\n  $\\frac{1}{2}$"  # doctest: +SKIP
 True
 
@@ -121,10 +121,6 @@ def write_model(model: bytes, out_dir: Path) -> None:
     ]
     with atomic_path(out_dir / "tokenizer.vocab") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def load_processor(model_path: Path) -> spm.SentencePieceProcessor:
-    return spm.SentencePieceProcessor(model_file=str(model_path))
 
 
 def train_tokenizer(

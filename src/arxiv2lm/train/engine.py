@@ -31,10 +31,9 @@ from typing import Any
 
 import torch
 
-from arxiv2lm.io import fresh_dir
+from arxiv2lm.io import file_sha256, fresh_dir
 from arxiv2lm.params import PretrainParams, resolve_workers
 from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, repeat_warnings
-from arxiv2lm.tokens.shards import file_sha256
 from arxiv2lm.train import checkpoint as ckpt
 from arxiv2lm.train.dsconfig import (
     client_optimizer,

@@ -15,8 +15,9 @@ those target tokens, from a per-id byte table (nanochat's `evaluate_bpb`); over 
 document that is its `bytes` in the index, except that an `<unk>` counts 0 bytes (the
 project tokenizer has byte fallback, so text never encodes to it) and a literal U+2581 in
 the text counts 1 byte, not 3 (SentencePiece decodes it as a space). Both gaps show as
-`bytes` < `doc_bytes`. A target is math when the text before it, since the last EOS,
-leaves a `$` or `$$` open (per piece; `\\(...\\)` and `\\[...\\]` are not tracked).
+`bytes` < `doc_bytes`. A target is math when the pieces before it, since the last EOS,
+hold an odd number of math delimiters (`arxiv2lm.text.mathspan.toggle_parity`: the rule of
+`math_spans`, per piece).
 """
 
 from __future__ import annotations
@@ -32,30 +33,13 @@ import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 
+from arxiv2lm.text.mathspan import toggle_parity
 from arxiv2lm.tokens.loader import ShardSet
 from arxiv2lm.train.model import GPT
 
 SPACE = "\u2581"  # SentencePiece's whitespace marker; decodes to " "
 # Accumulated per (domain, math) cell: nats, tokens, bytes, correct predictions.
 NATS, TOKENS, BYTES, CORRECT = range(4)
-
-
-def dollar_parity(piece: str, after_backslash: bool = False) -> int:
-    """1 if `piece` opens or closes math an odd number of times (`$$` counts once).
-
-    >>> dollar_parity("$x"), dollar_parity("$$"), dollar_parity(r"\\$"), dollar_parity("a")
-    (1, 1, 0, 0)
-    """
-    parity, i, escaped = 0, 0, after_backslash
-    while i < len(piece):
-        c = piece[i]
-        if c == "$" and not escaped:
-            parity ^= 1
-            if piece[i + 1 : i + 2] == "$":
-                i += 1
-        escaped = c == "\\" and not escaped
-        i += 1
-    return parity
 
 
 def piece_bytes(sp: spm.SentencePieceProcessor) -> np.ndarray:
@@ -92,7 +76,7 @@ def in_math(tokens: np.ndarray, toggle: np.ndarray, eos_id: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PieceTable:
-    """Per-id facts the scorer needs: UTF-8 bytes, `$` parity, the unk id (-1 if none)."""
+    """Per-id facts the scorer needs: UTF-8 bytes, math-delimiter parity, the unk id (-1: none)."""
 
     nbytes: np.ndarray  # (V,) int64
     toggle: np.ndarray  # (V,) int8
@@ -102,7 +86,7 @@ class PieceTable:
     def from_model_file(cls, path: Path) -> PieceTable:
         sp = spm.SentencePieceProcessor(model_file=str(path))
         pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-        toggle = np.array([dollar_parity(p) for p in pieces], dtype=np.int8)
+        toggle = np.array([toggle_parity(p) for p in pieces], dtype=np.int8)
         return cls(piece_bytes(sp), toggle, sp.unk_id())
 
 

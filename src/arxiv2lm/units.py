@@ -1,0 +1,227 @@
+"""The per-chunk unit runner of validate, extract and normalize: one pool, units committed
+as they finish.
+
+A stage splits its work into units (one per source chunk). A unit's key is its input digest,
+the params that change its result and the code digest of the stage core (`code_digest`: the
+source of every `arxiv2lm` module the core imports, found by walking `import` statements, so
+no list is kept by hand). `run_units` links the units already in the work cache into the
+stage's output and computes the others: the items of every unit to compute go through ONE
+supervised pool (`pool.map_supervised`) in order, each result goes to its unit's `Sink` in
+this process, and a unit is put into the cache the moment its last item is in, so a stage
+stopped halfway (Ctrl-C, a failing chunk) keeps every unit it finished for the rerun. A
+worker that dies (OOM kill) or passes its hard time limit stops the run with a `UnitError`
+naming the unit.
+
+>>> code = code_digest("arxiv2lm.latex.corpus")  # doctest: +SKIP
+>>> key = unit_key("extract", digest, params, code)  # doctest: +SKIP
+>>> unit = Unit("arXiv_src_2301_001", key, {"part.parquet": dst}, src)  # doctest: +SKIP
+>>> [d.computed for d in run_units([unit], fn, items, open_sink, cache, 4)]  # doctest: +SKIP
+[True]
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from arxiv2lm import pool
+from arxiv2lm.workcache import WorkCache, unit_key
+
+__all__ = ["Done", "Sink", "Unit", "UnitError", "code_digest", "run_units", "unit_key"]
+PACKAGE = "arxiv2lm"
+
+
+class UnitError(RuntimeError):
+    """A unit could not be computed (its worker was lost); the message names it."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One chunk's work: `name` (in messages), its cache `key`, the files it produces
+    (`cache file name -> path in the stage's output`) and `source`, what the stage's
+    `items` reads when the unit has to be computed."""
+
+    name: str
+    key: str
+    outputs: dict[str, Path]
+    source: Any = None
+
+
+@dataclass(frozen=True)
+class Done:
+    """A unit in the output: its JSON result and whether this run computed it."""
+
+    unit: Unit
+    result: Any
+    computed: bool
+
+
+class Sink(Protocol):
+    """Collects a unit's item results (in item order) in the stage's process."""
+
+    def add(self, note: Any, result: Any) -> None:
+        """One item's result, with the `note` its item was yielded with."""
+
+    def close(self) -> Any:
+        """All items are in: finish the unit's outputs, return its JSON result."""
+
+    def abort(self) -> None:
+        """The run stopped before the unit was complete: drop what was written."""
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of module `name` if it is a module of the package (not a name in one)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # `name` is a function or class, not a module
+        return None
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """The `arxiv2lm` modules (and their packages) that module `name` at `path` imports."""
+    is_pkg = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = name.split(".")[: len(name.split(".")) - node.level + int(is_pkg)]
+                base = ".".join(parent + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    mods = set()
+    for mod in found:
+        if mod == PACKAGE or mod.startswith(PACKAGE + "."):
+            parts = mod.split(".")
+            mods.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return mods
+
+
+def code_files(root: str) -> dict[str, Path]:
+    """Module name -> source file of `root` and every `arxiv2lm` module it imports,
+    transitively (its packages' `__init__.py` included).
+
+    >>> sorted(code_files("arxiv2lm.pool"))
+    ['arxiv2lm', 'arxiv2lm.pool']
+    """
+    files: dict[str, Path] = {}
+    todo = [".".join(root.split(".")[:i]) for i in range(1, root.count(".") + 2)]
+    while todo:
+        name = todo.pop()
+        if name in files or (path := _module_file(name)) is None:
+            continue
+        files[name] = path
+        todo.extend(_imports(name, path) - files.keys())
+    return files
+
+
+def code_digest(root: str) -> str:
+    """sha256 over the names and source bytes of `code_files(root)`: the code version of
+    the units a stage core computes. Editing any module it imports changes it."""
+    h = hashlib.sha256()
+    for name, path in sorted(code_files(root).items()):
+        h.update(name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+_END = object()  # marks the last item of a unit in the parent's bookkeeping
+
+
+def run_units(
+    units: Sequence[Unit],
+    fn: Callable[[Any], Any],
+    items: Callable[[Unit], Iterable[tuple[Any, Any]]],
+    open_sink: Callable[[Unit], Sink],
+    cache: WorkCache,
+    workers: int,
+) -> list[Done]:
+    """Every unit's result, in unit order: reused ones linked from `cache`, the others
+    computed. `items(unit)` yields `(item, note)`: `fn(item)` runs in a worker (`fn` must be
+    picklable), and its result goes with `note` to the unit's sink. Each computed unit is put
+    into the cache as soon as its sink closes."""
+    todo = [u for u in units if not cache.has(u.key)]
+    computed = {
+        u.key: r
+        for u, r in zip(todo, _compute(todo, fn, items, open_sink, cache, workers), strict=True)
+    }
+    done = []
+    for u in units:
+        if u.key in computed:
+            done.append(Done(u, computed[u.key], True))
+        else:
+            done.append(Done(u, cache.link(u.key, u.outputs), False))
+    return done
+
+
+def _compute(
+    todo: list[Unit],
+    fn: Callable[[Any], Any],
+    items: Callable[[Unit], Iterable[tuple[Any, Any]]],
+    open_sink: Callable[[Unit], Sink],
+    cache: WorkCache,
+    workers: int,
+) -> list[Any]:
+    """The results of `todo`, in order, from one pool over all their items."""
+    if not todo:
+        return []
+    notes: deque[tuple[int, Any, bool]] = deque()  # (unit index, note, last of its unit)
+
+    def stream() -> Iterator[Any]:
+        for i, unit in enumerate(todo):
+            prev: tuple[Any, Any] | None = None
+            for pair in items(unit):
+                if prev is not None:
+                    notes.append((i, prev[1], False))
+                    yield prev[0]
+                prev = pair
+            if prev is not None:
+                notes.append((i, prev[1], True))
+                yield prev[0]
+
+    results: list[Any] = []
+    sink: Sink | None = None
+
+    def finish_until(index: int) -> None:
+        """Close the open unit and every (empty) unit before `index`."""
+        nonlocal sink
+        while len(results) < index:
+            unit = todo[len(results)]
+            s = sink if sink is not None else open_sink(unit)
+            sink = None
+            result = s.close()
+            cache.put(unit.key, unit.outputs, result)
+            results.append(result)
+
+    outputs = pool.map_supervised(fn, stream(), max(1, workers))
+    try:
+        for out in outputs:
+            i, note, last = notes.popleft()
+            finish_until(i)  # units with no items before this one
+            unit = todo[i]
+            if isinstance(out, pool.WorkerLost):
+                raise UnitError(f"worker died ({out}) while computing {unit.name}")
+            if sink is None:
+                sink = open_sink(unit)
+            sink.add(note, out)
+            if last:
+                finish_until(i + 1)
+        finish_until(len(todo))
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    finally:
+        outputs.close()  # kill the workers now, not when the generator is collected
+    return results
