@@ -275,7 +275,7 @@ def _stage_project(tmp_path: Path, **pretrain: object) -> list[str]:
     pretrain = {"micro_batch": 8, **pretrain}
     params["pretrain"].update(
         model={"n_layer": 2, "n_head": 2, "d_model": 64, "d_ff": 128, "seq_len": 64},
-        max_steps=120, checkpoint_every=10, eval_every=100, log_every=10,
+        max_steps=60, checkpoint_every=10, eval_every=100, log_every=10,
         global_batch=8, threads=1,
         phases=[{"name": "all", "fraction": 1.0, "seq_len": 64, "mixture": {"low": 1.0}}],
         **pretrain,
@@ -350,7 +350,7 @@ def test_sigkilled_stage_takes_its_workers_and_resumes(tiny_data, tmp_path, proc
     assert again.returncode == 0, again.stderr[-2000:]
     resumed = int(done[-1].split("_")[1])
     assert f"resuming from {run.relative_to(tmp_path) / done[-1]} (step {resumed})" in again.stdout
-    assert "120 steps" in again.stdout
+    assert "60 steps" in again.stdout
     assert "tok/s on average" in again.stdout and "in the last window" in again.stdout
     assert (tmp_path / "export" / "model.safetensors").is_file()
 
