@@ -17,7 +17,7 @@ from pathlib import Path
 from arxiv2lm.io import atomic_dir, iter_parquet
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
-from arxiv2lm.tokens.shards import build_shards
+from arxiv2lm.tokens.shards import WorkerDied, build_shards
 
 COLUMNS = ["id", "domain", "text", "math_fraction", "bytes"]
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
                 for name, s in meta["splits"].items()
             }
             ledger.write(out, extra={"splits": splits, "dtype": meta["dtype"]})
-    except ValueError as err:  # a vocab that does not fit the shard dtype, an empty split
+    except (ValueError, WorkerDied) as err:  # a vocab too large for the dtype, an empty split
         sys.exit(f"shard: {err}")
     print(
         "shard: "

@@ -148,3 +148,23 @@ def test_uint32_shards(tmp_path: Path) -> None:
     with ShardWriter(tmp_path, "val", 70000, 2) as w:
         w.add("a", "math", "low", [69999, 5], 3)
     assert np.fromfile(tmp_path / "val.bin", dtype="<u4").tolist() == [69999, 5, 2]
+
+
+def _kill_self(text: str) -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does
+
+
+def test_a_killed_encoding_worker_is_an_error_not_a_hang(built: tuple, monkeypatch) -> None:
+    """mp.Pool waited forever for an OOM-killed worker; the executor names the death."""
+    import pytest
+
+    from arxiv2lm.tokens import shards
+
+    model_path = built[3]
+    monkeypatch.setattr(shards, "_encode", _kill_self)
+    rows = [{"text": "a b c"} for _ in range(4)]
+    with pytest.raises(shards.WorkerDied, match="out-of-memory"):
+        list(shards.encode_texts(rows, model_path, workers=2))

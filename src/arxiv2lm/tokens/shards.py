@@ -20,6 +20,8 @@ import itertools
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,10 @@ def _batches(rows: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, 
         yield batch
 
 
+class WorkerDied(RuntimeError):
+    """A worker process of the encoding pool was killed (an OOM kill, say)."""
+
+
 def encode_texts(
     rows: Iterable[dict[str, Any]], model_path: Path, workers: int
 ) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
@@ -223,15 +229,24 @@ def encode_texts(
             yield row, _encode(row["text"])
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a parent holding threads
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(model_path),)) as pool:
+    # An executor, unlike mp.Pool, raises BrokenProcessPool when a worker is OOM-killed
+    # instead of waiting for it forever.
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(str(model_path),)
+    ) as pool:
         pending: tuple[list[dict[str, Any]], Iterator[np.ndarray]] | None = None
-        for batch in _batches(rows, FEED_DOCS):
-            submitted = pool.imap(_encode, [r["text"] for r in batch], chunksize=2)
+        try:
+            for batch in _batches(rows, FEED_DOCS):
+                submitted = pool.map(_encode, [r["text"] for r in batch], chunksize=2)
+                if pending is not None:
+                    yield from zip(*pending, strict=True)
+                pending = (batch, submitted)
             if pending is not None:
                 yield from zip(*pending, strict=True)
-            pending = (batch, submitted)
-        if pending is not None:
-            yield from zip(*pending, strict=True)
+        except BrokenProcessPool as err:
+            raise WorkerDied(
+                f"an encoding worker died (killed by the out-of-memory killer?): {err}"
+            ) from err
 
 
 def build_shards(
