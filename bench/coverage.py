@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from arxiv2lm.tokens.loader import ShardSet, WindowSampler, repeat_warnings
+from arxiv2lm.tokens.loader import ShardSet
+from arxiv2lm.tokens.sampler import WindowSampler, repeat_warnings
 from arxiv2lm.tokens.shards import BUCKETS
 
 DEFAULT_PHASES = [

@@ -77,15 +77,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported here: `--report` and `--best` (on the device's clock) need none of it.
     import torch
 
-    from arxiv2lm.train.engine import (
-        Run,
-        _init_distributed,
-        build_engine,
-        configure_threads,
-        train_step,
-    )
+    from arxiv2lm.train.engine import Run, _init_distributed, build_engine, train_step
     from arxiv2lm.train.model import flops_per_token
-    from arxiv2lm.train.monitor import attention_backend, peak_flops
+    from arxiv2lm.train.monitor import attention_backend, configure_threads, peak_flops
     from arxiv2lm.train.recipe import GiB, estimate_memory, resolve_recipe
 
     on_gpu = torch.cuda.is_available()

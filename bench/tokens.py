@@ -27,7 +27,8 @@ import sentencepiece as spm
 
 from arxiv2lm.params import TokenizerParams
 from arxiv2lm.tokens import metrics
-from arxiv2lm.tokens.loader import ShardSet, WindowSampler
+from arxiv2lm.tokens.loader import ShardSet
+from arxiv2lm.tokens.sampler import WindowSampler
 from arxiv2lm.tokens.shards import build_shards, encode_texts
 from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
 

@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arxiv2lm.tokens.loader import (
-    ShardError,
-    ShardSet,
+from arxiv2lm.tokens.loader import ShardError, ShardSet, iter_eval_windows
+from arxiv2lm.tokens.sampler import (
     WindowSampler,
     apportion,
-    iter_eval_windows,
     mix_key,
     permute_index,
     repeat_warnings,

@@ -14,8 +14,9 @@ import torch
 
 from arxiv2lm.train import checkpoint as ckpt
 from arxiv2lm.train.dsconfig import client_optimizer, deepspeed_arch_list, deepspeed_config
-from arxiv2lm.train.engine import train, truncate_history
+from arxiv2lm.train.engine import train
 from arxiv2lm.train.export import load_export
+from arxiv2lm.train.monitor import truncate_history
 from arxiv2lm.train.recipe import resolve_recipe
 from stages.pretrain import WORKER_ENV
 
@@ -381,7 +382,7 @@ def test_an_oom_killed_child_is_named_with_the_preset_and_its_memory(monkeypatch
 
 def test_threads_default_to_the_cores_shared_among_local_processes(monkeypatch):
     from arxiv2lm.params import resolve_workers
-    from arxiv2lm.train.engine import configure_threads
+    from arxiv2lm.train.monitor import configure_threads
 
     before = torch.get_num_threads()
     try:

@@ -2,8 +2,9 @@
 
 The only module that imports DeepSpeed and DVCLive (lazily, so `DS_ACCELERATOR=cpu` is set
 first on a machine without CUDA). One process or N under torchrun run the same code. The
-pieces (`build_engine`, `restore`, `train_step`, `maybe_eval`, `maybe_checkpoint`,
-`MetricsSink`) are what `train` strings together and what `bench/gpu_pretrain.py` calls.
+pieces (`build_engine`, `resume.restore`, `train_step`, `maybe_eval`, `maybe_checkpoint`,
+`MetricsSink`, `progress.log_step`) are what `train` strings together and what
+`bench/gpu_pretrain.py` calls.
 
 >>> summary = train(params, Path("data/shard"), Path("data/tokenizer"), Path("models/pretrain"),
 ...                 Path("models/export"), Path("reports/pretrain"))   # doctest: +SKIP
@@ -20,7 +21,6 @@ bucket's windows in the current phase) and data/<bucket>/tokens (all phases so f
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import socket
@@ -32,8 +32,9 @@ from typing import Any
 import torch
 
 from arxiv2lm.io import file_sha256, fresh_dir
-from arxiv2lm.params import PretrainParams, resolve_workers
-from arxiv2lm.tokens.loader import ShardSet, WindowSampler, iter_eval_windows, repeat_warnings
+from arxiv2lm.params import PretrainParams
+from arxiv2lm.tokens.loader import ShardSet, iter_eval_windows
+from arxiv2lm.tokens.sampler import WindowSampler
 from arxiv2lm.train import checkpoint as ckpt
 from arxiv2lm.train.dsconfig import (
     client_optimizer,
@@ -41,10 +42,20 @@ from arxiv2lm.train.dsconfig import (
     deepspeed_config,
     param_groups,
 )
-from arxiv2lm.train.export import load_export, save_export
-from arxiv2lm.train.model import GPT, flops_per_token
-from arxiv2lm.train.monitor import attention_backend, eval_loss, peak_flops, track_spikes
+from arxiv2lm.train.export import save_export
+from arxiv2lm.train.model import GPT
+from arxiv2lm.train.monitor import (
+    Throughput,
+    attention_backend,
+    configure_threads,
+    eval_loss,
+    peak_flops,
+    track_spikes,
+    truncate_history,
+)
+from arxiv2lm.train.progress import announce_phase, log_step
 from arxiv2lm.train.recipe import Recipe, resolve_recipe
+from arxiv2lm.train.resume import restore
 from arxiv2lm.train.schedule import lr_at
 
 _OWN_ENV = False  # True once this process set the single-process rendezvous env itself
@@ -88,36 +99,6 @@ def _init_distributed(on_gpu: bool) -> Any:
             deepspeed.ops.__compatible_ops__[shm.NAME] = False
     deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo", verbose=False)
     return deepspeed
-
-
-def configure_threads(params: PretrainParams) -> int:
-    """Fix torch's intra-op threads: idle spinning threads collapse throughput on a busy box.
-
-    `threads: 0` shares the cores this process may use among the processes of this node.
-    """
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    n = params.threads or max(1, resolve_workers(0) // local)
-    torch.set_num_threads(n)
-    return n
-
-
-def truncate_history(live_dir: Path, step: int) -> int:
-    """Drop DVCLive rows past `step` (a resumed run logs them again); returns rows dropped."""
-    dropped = 0
-    for tsv in sorted((live_dir / "plots" / "metrics").rglob("*.tsv")):
-        with tsv.open(newline="") as fh:
-            rows = list(csv.reader(fh, delimiter="\t"))
-        if not rows or "step" not in rows[0]:
-            continue
-        col = rows[0].index("step")
-        keep = [rows[0]] + [r for r in rows[1:] if r and int(float(r[col])) <= step]
-        if len(keep) < len(rows):
-            dropped += len(rows) - len(keep)
-            tmp = tsv.with_name(tsv.name + ".tmp")
-            with tmp.open("w", newline="") as fh:
-                csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(keep)
-            os.replace(tmp, tsv)
-    return dropped
 
 
 class MetricsSink:
@@ -218,59 +199,6 @@ def build_engine(
     return engine, layout
 
 
-def _warm_start(run: Run, source: Path) -> None:
-    """Load weights only from a checkpoint step folder or an export (`resume_from`)."""
-    if (source / ckpt.MARKER).is_file():
-        run.engine.load_checkpoint(
-            str(source.parent),
-            tag=source.name,
-            load_module_only=True,
-            load_optimizer_states=False,
-            load_lr_scheduler_states=False,
-        )
-    elif (source / "model.safetensors").is_file():
-        model, _ = load_export(source)
-        run.engine.module.load_state_dict(model.state_dict())
-        if hasattr(run.engine.optimizer, "refresh_fp32_params"):
-            run.engine.optimizer.refresh_fp32_params()  # ZeRO's fp32 master copy
-    else:
-        raise ValueError(f"resume_from {source}: neither a complete checkpoint nor an export")
-    if run.rank == 0:
-        print(f"pretrain: new run from the weights of {source}")
-
-
-def restore(run: Run) -> int:
-    """Resume this run from its latest complete checkpoint; returns the step to start at."""
-    run.state = {"tokens": 0, "loss_spikes": 0, "recent": []}
-    resume = ckpt.latest_complete(run.run_dir, run.run_hash)
-    if resume is None:
-        if run.params.resume_from:
-            _warm_start(run, Path(run.params.resume_from))
-        return 0
-    start, path, meta = resume
-    saved_world = int(meta.get("world_size", run.world))
-    # ZeRO-2 partitions the optimizer state by data-parallel rank: a checkpoint of N
-    # processes cannot fill M partitions. Keep the weights, restart Adam's moments.
-    same_world = saved_world == run.world
-    run.engine.load_checkpoint(
-        str(run.run_dir),
-        tag=path.name,
-        load_module_only=not same_world,
-        load_optimizer_states=same_world,
-        load_lr_scheduler_states=False,
-    )
-    run.state = meta["state"]
-    if run.rank == 0:
-        print(f"pretrain: resuming from {path} (step {start})")
-        if not same_world:
-            print(
-                f"pretrain: WARNING: {path} was written by {saved_world} process(es), this "
-                f"run has {run.world}: ZeRO-2 optimizer partitions do not carry over, so the "
-                "weights are loaded and the optimizer state (Adam moments) restarts"
-            )
-    return start
-
-
 def train_step(run: Run, step: int) -> tuple[float, float, int]:
     """One optimizer step (all micro-batches); returns (global mean loss, lr, phase index)."""
     pi, phase, _ = run.recipe.phase_at(step)
@@ -319,92 +247,6 @@ def maybe_checkpoint(run: Run, done: int, last: bool) -> None:
         extra = {"state": run.state, "world_size": run.world}
         ckpt.finalize(run.run_dir, done, run.run_hash, extra, keep=run.params.keep_checkpoints)
     run.dist.barrier()
-
-
-def data_metrics(run: Run, step: int) -> dict[str, float]:
-    """Epochs over each bucket in the current phase and its tokens seen over all phases."""
-    pi, _, start = run.recipe.phase_at(step - 1)
-    out: dict[str, float] = {}
-    bounds = [0, *run.recipe.boundaries]
-    for i in range(pi + 1):
-        steps = (step - start) if i == pi else bounds[i + 1] - bounds[i]
-        for bucket, cov in run.sampler(i).coverage(steps).items():
-            key = f"data/{bucket}/tokens"
-            out[key] = out.get(key, 0) + cov["tokens"]
-            if i == pi:
-                out[f"data/{bucket}/epochs"] = cov["epochs"]
-    return out
-
-
-def _grad_norm(engine: Any) -> float:
-    g = engine.get_global_grad_norm()
-    return float(g.item() if torch.is_tensor(g) else g) if g is not None else float("nan")
-
-
-def _announce_phase(run: Run, pi: int) -> None:
-    if run.rank != 0:
-        return
-    phase, sampler = run.recipe.phases[pi], run.sampler(pi)
-    steps = run.recipe.phase_steps()[pi]
-    print(
-        f"pretrain: phase {pi} {phase.name!r}: {steps} steps at seq_len {phase.seq_len}, "
-        f"rows per step {sampler.quotas}"
-    )
-    for warning in repeat_warnings(sampler, steps, run.params.max_bucket_epochs):
-        print(f"pretrain: WARNING: {warning}")
-
-
-def log_step(
-    run: Run,
-    sink: MetricsSink,
-    done: int,
-    metrics: dict[str, float],
-    tok_s: float,
-    peak: float | None,
-    val_loss: float,
-) -> None:
-    """Log one step's metrics to DVCLive and a line to stdout (rank 0)."""
-    pi = int(metrics["phase"])
-    seq = run.recipe.phases[pi].seq_len
-    metrics = {**metrics, "grad_norm": _grad_norm(run.engine), "tokens": run.state["tokens"],
-               "tokens_per_s": tok_s, "loss_spikes": run.state["loss_spikes"]}  # fmt: skip
-    if peak is not None:  # MFU only against a known peak (not on a CPU)
-        metrics["mfu"] = tok_s * flops_per_token(run.recipe.model, seq) / (peak * run.world)
-    metrics.update(data_metrics(run, done))
-    sink.log(done, metrics)
-    mfu = f" mfu {metrics['mfu']:.2%}" if "mfu" in metrics else ""
-    print(
-        f"pretrain: step {done}/{run.recipe.max_steps} loss {metrics['train/loss']:.4f} "
-        f"val {val_loss:.4f} lr {metrics['lr']:.2e} {tok_s:,.0f} tok/s{mfu}"
-    )
-
-
-class Throughput:
-    """Tokens per second of training (evaluation and checkpoint time excluded)."""
-
-    def __init__(self) -> None:
-        self.t_window = self.t_total = 0.0
-        self.tokens_window = self.tokens_total = 0
-        self._t = time.perf_counter()
-
-    def add(self, tokens: int) -> None:
-        dt = time.perf_counter() - self._t
-        self.t_window += dt
-        self.t_total += dt
-        self.tokens_window += tokens
-        self.tokens_total += tokens
-
-    def restart(self) -> None:
-        """Start timing again (after evaluation or checkpointing, which do not count)."""
-        self._t = time.perf_counter()
-
-    def window(self) -> float:
-        rate = self.tokens_window / max(self.t_window, 1e-9)
-        self.t_window, self.tokens_window = 0.0, 0
-        return rate
-
-    def average(self) -> float:
-        return self.tokens_total / max(self.t_total, 1e-9)
 
 
 def _open_run(
@@ -457,7 +299,7 @@ def train(
         for step in range(start, max_steps):
             pi, phase, phase_start = run.recipe.phase_at(step)
             if step in (phase_start, start):
-                _announce_phase(run, pi)
+                announce_phase(run, pi)
             loss_val, lr, pi = train_step(run, step)
             speed.add(run.recipe.global_batch * phase.seq_len)
             losses.append(loss_val)
@@ -477,7 +319,7 @@ def train(
     if run.rank == 0 and steps_done == max_steps:
         if val_loss != val_loss:  # resumed at the end: nothing trained, still report val loss
             val_loss = validation_loss(run)
-        _export(run, tokenizer_dir, export_dir, steps_done, val_loss)
+        export_run(run, tokenizer_dir, export_dir, steps_done, val_loss)
     sink.end()
     return {
         "rank": run.rank,
@@ -500,7 +342,14 @@ def train(
     }
 
 
-def _export(run: Run, tokenizer_dir: Path, export_dir: Path, steps: int, val_loss: float) -> None:
+def export_run(
+    run: Run,
+    tokenizer_dir: Path,
+    export_dir: Path,
+    steps: int,
+    val_loss: float,
+) -> None:
+    """The export of a finished run: weights, tokenizer, and what defines the run."""
     tokenizer_model = tokenizer_dir / "tokenizer.model"
     save_export(
         run.engine.module,

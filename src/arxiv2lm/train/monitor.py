@@ -1,17 +1,23 @@
 """What the training loop measures besides the loss: validation loss, loss spikes, MFU peaks,
-and the attention kernel choice per device.
+throughput, and the machine settings it runs under (attention kernel, torch threads); plus
+cutting a resumed run's DVCLive history back to its step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import os
 import statistics
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from arxiv2lm.params import PretrainParams, resolve_workers
 from arxiv2lm.train.model import GPT
 
 # Dense bf16 peak FLOP/s by GPU name (vendor data sheets, SXM parts). MFU is reported only
@@ -71,3 +77,61 @@ def track_spikes(state: dict[str, Any], loss: float) -> None:
     if len(recent) >= SPIKE_MIN and loss > SPIKE_FACTOR * statistics.median(recent):
         state["loss_spikes"] += 1
     state["recent"] = (recent + [loss])[-SPIKE_WINDOW:]
+
+
+def configure_threads(params: PretrainParams) -> int:
+    """Fix torch's intra-op threads: idle spinning threads collapse throughput on a busy box.
+
+    `threads: 0` shares the cores this process may use among the processes of this node.
+    """
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    n = params.threads or max(1, resolve_workers(0) // local)
+    torch.set_num_threads(n)
+    return n
+
+
+def truncate_history(live_dir: Path, step: int) -> int:
+    """Drop DVCLive rows past `step` (a resumed run logs them again); returns rows dropped."""
+    dropped = 0
+    for tsv in sorted((live_dir / "plots" / "metrics").rglob("*.tsv")):
+        with tsv.open(newline="") as fh:
+            rows = list(csv.reader(fh, delimiter="\t"))
+        if not rows or "step" not in rows[0]:
+            continue
+        col = rows[0].index("step")
+        keep = [rows[0]] + [r for r in rows[1:] if r and int(float(r[col])) <= step]
+        if len(keep) < len(rows):
+            dropped += len(rows) - len(keep)
+            tmp = tsv.with_name(tsv.name + ".tmp")
+            with tmp.open("w", newline="") as fh:
+                csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(keep)
+            os.replace(tmp, tsv)
+    return dropped
+
+
+class Throughput:
+    """Tokens per second of training (evaluation and checkpoint time excluded)."""
+
+    def __init__(self) -> None:
+        self.t_window = self.t_total = 0.0
+        self.tokens_window = self.tokens_total = 0
+        self._t = time.perf_counter()
+
+    def add(self, tokens: int) -> None:
+        dt = time.perf_counter() - self._t
+        self.t_window += dt
+        self.t_total += dt
+        self.tokens_window += tokens
+        self.tokens_total += tokens
+
+    def restart(self) -> None:
+        """Start timing again (after evaluation or checkpointing, which do not count)."""
+        self._t = time.perf_counter()
+
+    def window(self) -> float:
+        rate = self.tokens_window / max(self.t_window, 1e-9)
+        self.t_window, self.tokens_window = 0.0, 0
+        return rate
+
+    def average(self) -> float:
+        return self.tokens_total / max(self.t_total, 1e-9)
