@@ -18,16 +18,9 @@ CPU). Children die with it (PR_SET_PDEATHSIG), and an out-of-memory kill is name
 from __future__ import annotations
 
 import argparse
-import ctypes
-import fcntl
 import os
-import re
-import signal
-import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
-from typing import IO
 
 import torch
 
@@ -35,49 +28,16 @@ from arxiv2lm.io import read_json
 from arxiv2lm.params import ParamsError, PretrainParams, load_params
 from arxiv2lm.tokens.loader import ShardError
 from arxiv2lm.train.recipe import GiB, Recipe, describe, estimate_memory, resolve_recipe
-
-WORKER_ENV = "ARXIV2LM_PRETRAIN_WORKER"  # set for the children this process starts
-PR_SET_PDEATHSIG = 1
-_KILLED = re.compile(r"exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\)")
-
-
-def die_with_parent(expected_parent: int | None = None) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a SIGKILLed stage or agent).
-
-    If the parent is already gone (the race before prctl), exit at once.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:  # pragma: no cover
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    parent = os.getppid()
-    if parent == 1 or (expected_parent is not None and parent != expected_parent):
-        os._exit(1)
-
-
-def lock_run_folder(ckpt_dir: Path) -> IO[str]:
-    """An exclusive lock beside the checkpoint folder, held while this stage lives."""
-    path = ckpt_dir.parent / f".{ckpt_dir.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = path.open("a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise SystemExit(
-            f"pretrain: {ckpt_dir} is in use by another training process (pid {holder}); "
-            "stop it first, or wait for it to finish"
-        ) from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh
-
-
-def processes(params: PretrainParams) -> int:
-    return params.gpus if params.gpus > 0 else params.cpu_processes
+from arxiv2lm.train.supervise import (
+    WORKER_ENV,
+    RunLocked,
+    available_memory,
+    child_command,
+    die_with_parent,
+    lock_run_folder,
+    processes,
+    supervise,
+)
 
 
 def plan(params: PretrainParams, shard_dir: Path) -> tuple[Recipe, dict[str, float]]:
@@ -91,61 +51,6 @@ def plan(params: PretrainParams, shard_dir: Path) -> tuple[Recipe, dict[str, flo
         params.activation_checkpoint_every,
     )  # fmt: skip
     return recipe, memory
-
-
-def available_memory() -> float | None:
-    """MemAvailable of this machine in bytes (Linux), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - non-Linux
-        return None
-    return None
-
-
-def child_command(params: PretrainParams, argv: list[str]) -> list[str]:
-    script = str(Path(__file__).resolve())
-    n = processes(params)
-    if n == 1:
-        return [sys.executable, script, *argv]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={n}", script, *argv]  # fmt: skip
-
-
-def supervise(params: PretrainParams, argv: list[str], memory: dict[str, float]) -> int:
-    """Run the training child, forward SIGTERM/SIGINT to it, and explain how it ended."""
-    env = dict(os.environ, **{WORKER_ENV: str(os.getpid())})
-    if params.gpus == 0:  # idle OpenMP threads spin for ms by default: poison on a busy box
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    cmd = child_command(params, argv)
-    print("pretrain: running", " ".join(cmd), flush=True)
-    child = subprocess.Popen(
-        cmd, env=env, preexec_fn=die_with_parent, stderr=subprocess.PIPE, text=True
-    )
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        child.send_signal(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, forward)
-    killed = False
-    assert child.stderr is not None
-    for line in child.stderr:  # passed through; torchrun names a SIGKILLed worker here
-        sys.stderr.write(line)
-        killed = killed or bool(_KILLED.search(line))
-    rc = child.wait()
-    if rc == -signal.SIGKILL or (rc != 0 and killed):
-        print(
-            f"pretrain: the training process was killed (SIGKILL), most likely by the "
-            f"out-of-memory killer: preset {params.preset!r} needs about "
-            f"{memory['total'] / GiB:.1f} GiB per process (estimate), this machine had "
-            f"{(available_memory() or 0) / GiB:.1f} GiB available at the end. Lower "
-            "micro_batch, keep activation_checkpointing on, or use a smaller preset.",
-            file=sys.stderr,
-        )
-    return rc
 
 
 def run_worker(params: PretrainParams, args: argparse.Namespace) -> None:
@@ -196,9 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     tok = args.tokenizer_dir / "tokenizer.model"
     if not tok.is_file():
         sys.exit(f"pretrain: {tok} not found (run the tokenizer stage first)")
-    lock = lock_run_folder(args.ckpt_dir)
     try:
-        rc = supervise(params, [a for a in argv if a != "--recipe"], memory)
+        lock = lock_run_folder(args.ckpt_dir)
+    except RunLocked as err:
+        sys.exit(f"pretrain: {err}")
+    try:
+        cmd = child_command(params, Path(__file__).resolve(), [a for a in argv if a != "--recipe"])
+        rc = supervise(params, cmd, memory)
     finally:
         lock.close()
     if rc:

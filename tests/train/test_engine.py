@@ -18,7 +18,7 @@ from arxiv2lm.train.engine import train
 from arxiv2lm.train.export import load_export
 from arxiv2lm.train.monitor import truncate_history
 from arxiv2lm.train.recipe import resolve_recipe
-from stages.pretrain import WORKER_ENV
+from arxiv2lm.train.supervise import WORKER_ENV
 
 from .conftest import tiny_params
 
@@ -354,30 +354,6 @@ def test_sigkilled_stage_takes_its_workers_and_resumes(tiny_data, tmp_path, proc
     assert "60 steps" in again.stdout
     assert "tok/s on average" in again.stdout and "in the last window" in again.stdout
     assert (tmp_path / "export" / "model.safetensors").is_file()
-
-
-def test_a_second_stage_cannot_race_a_running_one(tmp_path, monkeypatch, capsys):
-    from stages.pretrain import lock_run_folder
-
-    held = lock_run_folder(tmp_path / "ckpt")
-    try:
-        with pytest.raises(SystemExit, match=rf"ckpt is in use .* \(pid {os.getpid()}\)"):
-            lock_run_folder(tmp_path / "ckpt")
-    finally:
-        held.close()
-    lock_run_folder(tmp_path / "ckpt").close()  # free again once the holder is gone
-
-
-def test_an_oom_killed_child_is_named_with_the_preset_and_its_memory(monkeypatch, capsys):
-    import stages.pretrain as stage
-
-    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
-    monkeypatch.setattr(stage, "child_command", lambda p, a: [sys.executable, "-c", kill])
-    rc = stage.supervise(tiny_params(preset="small"), [], {"total": 3.5 * 2**30})
-    assert rc == -signal.SIGKILL
-    err = capsys.readouterr().err
-    assert "killed (SIGKILL), most likely by the out-of-memory killer" in err
-    assert "preset 'small' needs about 3.5 GiB per process" in err
 
 
 def test_threads_default_to_the_cores_shared_among_local_processes(monkeypatch):
