@@ -2,11 +2,13 @@
 
     python stages/normalize.py data/extract data/normalize [--work-cache DIR]
 
-Reads extract's per-chunk parts `<in>/parts/*.parquet`; writes `<out>/docs.parquet` (kept
-papers in chunk order), `rejected.parquet` and `stats.json`; the folder is replaced whole.
+Reads extract's per-chunk parts `<in>/parts/*.parquet`; writes `<out>/parts/<chunk>.parquet`
+(the kept papers of each chunk, chunk order is time order), `rejected.parquet` and
+`stats.json`; the folder is replaced whole.
 Binary junk is dropped as `not_text`, a paper over `timeout_s` as `timeout`. Chunks whose
 unit (normalized text, signals, MinHash) is in the work cache (same part, MinHash params,
-`timeout_s` and code) are not normalized again; thresholds only rerun the global pass.
+`timeout_s` and code) are not normalized again; thresholds only rerun the global pass, and
+a chunk whose kept papers did not change keeps its part (linked from the work cache).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"normalize: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
         f"from {extra['parts']} chunks ({run['units_computed']} computed, "
-        f"{run['units_reused']} reused)"
+        f"{run['units_reused']} reused; {run['parts_written']} parts written)"
     )
 
 

@@ -1,11 +1,14 @@
-"""DVC stage `shard`: encode the normalised papers into train/val token shards.
+"""DVC stage `shard`: encode the normalised papers into per-chunk train/val token units.
 
-    python stages/shard.py data/normalize data/tokenizer data/shard
+    python stages/shard.py data/normalize data/tokenizer data/shard [--work-cache DIR]
 
-Reads data/normalize/docs.parquet (streaming) and data/tokenizer/tokenizer.model; writes
-data/shard/{train,val}.bin, {train,val}.index.parquet, meta.json (format, dtype, vocab, EOS,
-tokenizer hash, counts) and, through the ledger, rejected.parquet + stats.json (papers,
-bytes and tokens kept, tokens per split). Params: the `shard:` section of params.yaml.
+Reads data/normalize/parts/<chunk>.parquet (streaming) and data/tokenizer/tokenizer.model;
+writes data/shard/units/<chunk>.{train,val}.{bin,index.parquet}, meta.json (format, dtype,
+vocab, EOS, tokenizer hash, counts, and the index of units in chunk order) and, through the
+ledger, rejected.parquet + stats.json (papers, bytes and tokens kept, tokens per split).
+A chunk whose unit is in the work cache (same part, split params, tokenizer and code) is
+not encoded again: with a pinned tokenizer a new month encodes only its papers. Params: the
+`shard:` section of params.yaml.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from arxiv2lm.io import atomic_dir, iter_parquet
+from arxiv2lm.io import atomic_dir
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
-from arxiv2lm.tokens.shards import WorkerDied, build_shards
-
-COLUMNS = ["id", "domain", "text", "math_fraction", "bytes"]
+from arxiv2lm.tokens.encode import build_shards
+from arxiv2lm.units import UnitError
+from arxiv2lm.workcache import WorkCache, part_files
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,26 +30,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("normalize_dir", type=Path)
     ap.add_argument("tokenizer_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
+    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
     args = ap.parse_args(argv)
     try:
         p = load_params("shard")
     except ParamsError as err:
         sys.exit(f"shard: {err}")
     model = args.tokenizer_dir / "tokenizer.model"
-    docs = args.normalize_dir / "docs.parquet"
-    for need in (model, docs):
-        if not need.exists():
-            sys.exit(f"shard: {need} does not exist (run the previous stages first)")
+    if not model.exists():
+        sys.exit(f"shard: {model} does not exist (run the tokenizer stage first)")
+    parts = part_files(args.normalize_dir)
+    if not parts:
+        sys.exit(f"shard: {args.normalize_dir}/parts has no papers (run normalize first)")
     ledger = Ledger("shard")
+    cache = WorkCache(Path(args.work_cache) / "shard" if args.work_cache else None)
     try:
         with atomic_dir(args.out_dir) as out:
-            meta = build_shards(
-                iter_parquet(docs, COLUMNS),
+            meta, run = build_shards(
+                parts,
                 model,
                 out,
                 p.val_fraction,
                 p.split_salt,
                 resolve_workers(p.workers),
+                cache,
                 ledger,
             )
             splits = {
@@ -54,12 +61,14 @@ def main(argv: list[str] | None = None) -> None:
                 for name, s in meta["splits"].items()
             }
             ledger.write(out, extra={"splits": splits, "dtype": meta["dtype"]})
-    except (ValueError, WorkerDied) as err:  # a vocab too large for the dtype, an empty split
+    except (ValueError, UnitError) as err:  # a vocab too large for the dtype, a lost worker
         sys.exit(f"shard: {err}")
+    cache.record_run(run)
     print(
         "shard: "
         + ", ".join(f"{n} {s['tokens']:,} tokens / {s['docs']} docs" for n, s in splits.items())
-        + f" ({meta['dtype']}, {ledger.dropped_papers} dropped)"
+        + f" ({meta['dtype']}, {ledger.dropped_papers} dropped; {len(parts)} chunks, "
+        f"{run['units_computed']} encoded, {run['units_reused']} reused)"
     )
 
 

@@ -3,11 +3,14 @@
     python stages/tokenizer.py data/normalize data/tokenizer reports/tokenizer.json \\
         reports/tokenizer.csv
 
-Reads data/normalize/docs.parquet (twice, streaming: ids and sizes, then the chosen texts),
-writes data/tokenizer/{tokenizer.model, tokenizer.vocab, stats.json} and the small metrics
-file reports/tokenizer.json. Params: the `tokenizer:` section of params.yaml, and the
-`shard:` section's `val_fraction` and `split_salt`: the tokenizer trains on the shard
-stage's train split only and is scored on papers of its val split.
+Reads the normalized papers, data/normalize/parts/*.parquet (twice, streaming: ids and
+sizes, then the chosen texts), writes data/tokenizer/{tokenizer.model, tokenizer.vocab,
+stats.json} and the small metrics file reports/tokenizer.json. With `tokenizer.reuse:
+<tokenizer.model>` that model is kept (pinned) instead of trained, and scored on this run's
+held-out papers: every token id stays, so the shard stage re-encodes only new papers.
+Params: the `tokenizer:` section of params.yaml, and the `shard:` section's `val_fraction`
+and `split_salt`: the tokenizer trains on the shard stage's train split only and is scored
+on papers of its val split.
 """
 
 from __future__ import annotations
@@ -19,10 +22,16 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from arxiv2lm.io import atomic_dir, iter_parquet, write_csv, write_json
+from arxiv2lm.io import atomic_dir, write_csv, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.tokens import metrics
-from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
+from arxiv2lm.tokens.tokenizer import (
+    pin_tokenizer,
+    plan_sample,
+    train_baseline,
+    train_tokenizer,
+)
+from arxiv2lm.workcache import iter_parts, iter_parts_where, part_files
 
 MAX_EVAL_BYTES = 8 * 2**20  # held-out text scored per tokenizer: enough for 4 decimals
 
@@ -39,39 +48,46 @@ def main(argv: list[str] | None = None) -> None:
         shard = load_params("shard")
     except ParamsError as err:
         sys.exit(f"tokenizer: {err}")
-    docs = args.normalize_dir / "docs.parquet"
-    if not docs.exists():
-        sys.exit(f"tokenizer: {docs} not found (run the normalize stage first)")
+    if not part_files(args.normalize_dir):
+        sys.exit(f"tokenizer: {args.normalize_dir}/parts has no papers (run normalize first)")
+    if p.reuse and not Path(p.reuse).is_file():
+        sys.exit(f"tokenizer: tokenizer.reuse {p.reuse!r} is not a file")
 
-    ids = ((r["id"], r["bytes"]) for r in iter_parquet(docs, ["id", "bytes"]))
+    ids = ((r["id"], r["bytes"]) for r in iter_parts(args.normalize_dir, ["id", "bytes"]))
     try:
         plan = plan_sample(ids, p, MAX_EVAL_BYTES, shard.val_fraction, shard.split_salt)
     except ValueError as err:  # a val_fraction or heldout_fraction out of range
         sys.exit(f"tokenizer: {err}")
     train_ids, held_ids = plan.train, plan.heldout
-    wanted = set(train_ids) | set(held_ids)
-    texts: dict[str, tuple[str, str]] = {
-        r["id"]: (r["domain"], r["text"])
-        for r in iter_parquet(docs, ["id", "domain", "text"])
-        if r["id"] in wanted
-    }
-    sample = [texts[i][1] for i in train_ids]
+    # A pinned model needs no training sample: only the held-out papers are read (their
+    # commands stand in for the sample's), so a monthly run does not read every text.
+    wanted = set(held_ids) if p.reuse else set(train_ids) | set(held_ids)
+    cols = ["id", "domain", "text"]
+    rows = iter_parts_where(args.normalize_dir, wanted, cols)
+    texts = {r["id"]: (r["domain"], r["text"]) for r in rows}
     heldout = [texts[i] for i in held_ids]
+    sample = [t for _, t in heldout] if p.reuse else [texts[i][1] for i in train_ids]
 
     try:
         with atomic_dir(args.out_dir) as out:
-            stats = train_tokenizer(sample, p, out)
-            baseline = train_baseline(sample, p)
+            if p.reuse:
+                stats = pin_tokenizer(Path(p.reuse), sample, p, out)
+            else:
+                stats = train_tokenizer(sample, p, out)
             ours = metrics.evaluate(
                 spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
                 heldout,
                 stats["top50_commands"],
             )
-            base = metrics.evaluate(
-                spm.SentencePieceProcessor(model_proto=baseline),
-                heldout,
-                stats["top50_commands"],
-            )
+            # A pinned model was compared with the baseline when it was trained; training
+            # one now would cost what pinning saves, so a pinned run scores only the model.
+            base = None
+            if not p.reuse:
+                base = metrics.evaluate(
+                    spm.SentencePieceProcessor(model_proto=train_baseline(sample, p)),
+                    heldout,
+                    stats["top50_commands"],
+                )
             train_s = stats.pop("train_s")  # timings stay out of outputs: same inputs, same hash
             stats.update(
                 params=dataclasses.asdict(p),
@@ -85,11 +101,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"tokenizer: {err}")
     write_json(metrics.report_metrics(ours, base), args.metrics_json)
     write_csv(metrics.comparison_rows(ours, base), metrics.COMPARE_FIELDS, args.plot_csv)
+    how = f"pinned {p.reuse}" if p.reuse else f"trained in {train_s:.1f}s"
     print(
-        f"tokenizer: {p.model_type} vocab {p.vocab_size} on {stats['sample_bytes']} bytes "
-        f"in {train_s:.1f}s; {len(held_ids)} held-out {plan.heldout_split} papers: "
+        f"tokenizer: {stats['model_type']} vocab {stats['vocab_size']} on "
+        f"{stats['sample_bytes']} bytes, {how}; {len(held_ids)} held-out "
+        f"{plan.heldout_split} papers: "
         f"tokens/char {ours['tokens_per_char']} "
-        f"(baseline {base['tokens_per_char']}), round trip {ours['roundtrip_rate']}"
+        + (f"(baseline {base['tokens_per_char']}), " if base else "")
+        + f"round trip {ours['roundtrip_rate']}"
     )
 
 

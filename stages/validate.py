@@ -3,11 +3,12 @@
     python stages/validate.py data/ingest data/filter data/validate [--work-cache DIR]
 
 Writes `<out>/parts/<chunk>.parquet` (per chunk, one row per paper with its TeX-relevant
-files and bytes), `<out>/rejected.parquet` and `<out>/stats.json`. Chunks whose unit is
-already in the work cache (same md5, selection, params and code) are not read again. A
-chunk whose md5 does not match the manifest, that cannot be read to its end, or whose worker
-died (OOM kill) stops the stage with a one-line message naming it; the previous output is
-left as it was, and the chunks finished before it are reused by the rerun.
+files and bytes), `<out>/rejected.parquet` and `<out>/stats.json`. Chunks already classified
+in the work cache (same md5, params and code) are not read again, whatever the selection;
+only chunks whose selected papers changed get a new part. A chunk whose md5 does not match
+the manifest, that cannot be read to its end, or whose worker died (OOM kill) stops the stage
+with a one-line message naming it; the previous output is left as it was, and the chunks
+finished before it are reused by the rerun.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     cache.record_run(run)
     print(
         f"validate: kept {summary['kept']['papers']} of {summary['in']['papers']} papers "
-        f"from {extra['chunks']} chunks ({run['units_computed']} computed, "
-        f"{run['units_reused']} reused, {run['bytes_read']:,} member bytes read)"
+        f"from {extra['chunks']} chunks (classified {run['units_computed']}, reused "
+        f"{run['units_reused']}, {run['bytes_read']:,} member bytes read; selected "
+        f"{run['select_computed']}, reused {run['select_reused']})"
     )
 
 

@@ -24,11 +24,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from arxiv2lm.io import atomic_path, iter_parquet, link_or_copy, read_json, write_json
+import pyarrow.parquet as pq
+
+from arxiv2lm.io import (
+    atomic_path,
+    file_sha256,
+    iter_parquet,
+    link_or_copy,
+    read_json,
+    write_json,
+)
 from arxiv2lm.sources.manifest import yymm_order
 
 PARTS = "parts"  # per-chunk outputs live in <stage dir>/parts/<chunk>.parquet
 RESULT = "result.json"  # a unit's JSON result, kept beside its files
+DIGESTS = "digests.json"  # sha256 of input files by (device, inode, size, mtime)
 
 
 def unit_key(stage: str, input_digest: str, params: Any, code: str) -> str:
@@ -44,6 +54,23 @@ class WorkCache:
 
     def __init__(self, root: str | os.PathLike[str] | None) -> None:
         self.root = Path(root) if root else None
+        self._digests: dict[str, str] | None = None  # loaded on first use
+        self._used: dict[str, str] = {}
+
+    def digest(self, path: Path) -> str:
+        """sha256 of an input file, remembered by its (device, inode, size, mtime) as DVC
+        remembers its hashes: a part hard-linked from a cache keeps its inode and mtime, so
+        a monthly run hashes only the new parts instead of reading the whole corpus."""
+        if self.root is None:
+            return file_sha256(path)
+        if self._digests is None:
+            memo = self.root / DIGESTS
+            self._digests = read_json(memo) if memo.exists() else {}
+        st = os.stat(path)
+        stamp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        sha = self._digests.get(stamp) or file_sha256(path)
+        self._used[stamp] = sha
+        return sha
 
     @property
     def enabled(self) -> bool:
@@ -61,6 +88,8 @@ class WorkCache:
         depends on the cache, so it is never part of a stage's outputs."""
         if self.root is not None:
             write_json(run, self.root / "last_run.json")
+            if self._used:  # the digests of this run's inputs; older ones are forgotten
+                write_json(self._used, self.root / DIGESTS)
 
     def put(self, key: str, files: dict[str, Path], result: Any = None) -> None:
         """Store finished files (hard-linked in) and a JSON `result` under `key`, then mark
@@ -106,3 +135,20 @@ def iter_parts(
     """The rows of every part in chunk order, a bounded batch at a time."""
     for part in part_files(stage_dir):
         yield from iter_parquet(part, columns, batch_rows=64)
+
+
+def iter_parts_where(
+    stage_dir: str | os.PathLike[str], ids: set[str], columns: list[str]
+) -> Iterator[dict[str, Any]]:
+    """The rows of every part whose `id` is in `ids`, in chunk order. Only the row groups
+    holding one are read (their `id` column first), so picking a few thousand papers out of
+    a corpus reads those papers' row groups, not every text."""
+    cols = list(dict.fromkeys(["id", *columns]))
+    for part in part_files(stage_dir):
+        pf = pq.ParquetFile(part)
+        for group in range(pf.num_row_groups):
+            if ids.isdisjoint(pf.read_row_group(group, columns=["id"]).column(0).to_pylist()):
+                continue
+            for row in pf.read_row_group(group, columns=cols).to_pylist():
+                if row["id"] in ids:
+                    yield {k: row[k] for k in columns}

@@ -1,11 +1,13 @@
 import gzip
 import io
+import os
 import tarfile
 
 import pytest
 
 from arxiv2lm.ledger import Drop
 from arxiv2lm.sources.archives import Caps, classify_member, is_tex_relevant
+from arxiv2lm.sources.targuard import looks_like_tar
 from tests.sources.hostile_tars import (
     END,
     digits,
@@ -107,8 +109,11 @@ def test_each_drop_reason(name: str, data: bytes, reason: str) -> None:
 
 def test_gzip_bomb_stopped_by_ratio() -> None:
     caps = Caps(max_bytes=64 << 20, max_ratio=50.0)
+    out = classify_member("2301/2301.00015.gz", gz(b"%" * (8 << 20)), caps)
+    assert out == Drop("gzip_bomb", "ratio above 50")
+    # a binary one is dropped from its first 8 KiB, the bomb never inflated past a piece
     out = classify_member("2301/2301.00015.gz", gz(b"\x00" * (8 << 20)), caps)
-    assert isinstance(out, Drop) and out.reason == "gzip_bomb"
+    assert out == Drop("not_tex", "binary single file")
 
 
 def test_truncated_tar_is_bad_tar() -> None:
@@ -289,3 +294,76 @@ def test_non_utf8_unsafe_name_has_a_printable_detail() -> None:
     out = classify_member("2301/2301.00037.gz", gz(project), CAPS)
     assert out == Drop("unsafe_path", "path climbs out: '../r\ufffdsum\ufffd.tex'")
     out.detail.encode("utf-8")  # writable to Parquet
+
+
+# Streaming: the TeX cap counts TeX only; figures are walked through, never held.
+
+
+def _figures(figure: bytes, tex: bytes = TEX) -> bytes:
+    return tar_bytes({"main.tex": tex, "figs/plot.png": figure, "main.bbl": b"\\bibitem{a}"})
+
+
+def test_figures_do_not_count_toward_the_tex_cap() -> None:
+    caps = Caps(max_bytes=64 << 10, max_ratio=50.0)
+    figure = os.urandom(2 << 20)  # 32x the TeX cap
+    for data in (gz(_figures(figure)), _figures(figure)):  # gzipped, and stored as is
+        # before: too_large (the member decompressed to more than max_bytes)
+        paper, peak = peak_bytes(classify_member, "2301/2301.00040.gz", data, caps)
+        assert (paper.paths, paper.contents) == (["main.tex", "main.bbl"], [TEX, b"\\bibitem{a}"])
+        assert peak < 2 << 20  # pieces of 256 KiB, never the 2 MiB figure
+
+
+def test_tex_over_the_cap_in_a_project_is_too_large() -> None:
+    caps = Caps(max_bytes=len(TEX) + 5, max_ratio=50.0)
+    out = classify_member("2301/2301.00041.gz", gz(_figures(b"png")), caps)
+    assert out == Drop("too_large", f"over {len(TEX) + 5} TeX bytes at 'main.bbl'")
+
+
+def test_a_bomb_in_a_figure_is_a_gzip_bomb_never_inflated() -> None:
+    data = gz(_figures(bytes(64 << 20)))  # 64 MiB of zeros: ~64 KiB stored
+    out, peak = peak_bytes(classify_member, "2301/2301.00042.gz", data, Caps(1 << 20, 200.0))
+    assert out == Drop("gzip_bomb", "ratio above 200")
+    assert peak < 4 << 20  # stopped at 200x the stored bytes, a piece at a time
+
+
+def test_the_whole_member_cap_counts_figures() -> None:
+    caps = Caps(max_bytes=1 << 20, max_ratio=1e6, max_member_bytes=4 << 20)
+    out = classify_member("2301/2301.00043.gz", gz(_figures(bytes(8 << 20))), caps)
+    assert out == Drop("too_large", f"more than {4 << 20} bytes decompressed (the whole member)")
+    out = classify_member("2301/2301.00043.gz", _figures(os.urandom(8 << 20)), caps)  # stored
+    assert out == Drop("too_large", f"more than {4 << 20} bytes decompressed (the whole member)")
+
+
+@pytest.mark.parametrize(
+    ("size", "detail"),
+    [  # past the whole-member cap: walked to the end to name it; under it: tarfile's check
+        (1 << 40, "1099511627776 bytes at offset 1536 run past the end of the 2048-byte archive"),
+        (1 << 19, "unreadable header at offset 525824: ReadError: unexpected end of data"),
+    ],
+)
+def test_a_figure_cut_short_is_bad_tar(size: int, detail: str) -> None:
+    project = member("main.tex", TEX) + header("fig.png", size) + b"\x89PNG" * 128
+    caps = Caps(max_bytes=1 << 20, max_ratio=50.0, max_member_bytes=4 << 20)
+    out, seconds = timed(classify_member, "2301/2301.00044.gz", gz(project), caps)
+    # the data run past the end is never there to be skipped
+    assert out.reason == "bad_tar" and detail in out.detail, out
+    assert seconds < 1  # not a seek of 2**40 bytes, 10 KiB at a time
+
+
+@pytest.mark.parametrize(
+    ("head", "is_tar"),
+    [
+        (header("main.tex", 5), True),  # GNU/POSIX: by the ustar magic
+        (header("main.tex", 5, patch={257: bytes(8)}), True),  # v7: a valid header, no magic
+        (header("main.tex", 5, patch={257: bytes(8)})[:148] + b"9" * 8 + bytes(356), False),
+        (b"\\documentclass{article}" + b" " * 500, False),
+        (b"short", False),
+    ],
+)
+def test_looks_like_tar(head: bytes, is_tar: bool) -> None:
+    assert looks_like_tar(head) is is_tar
+
+
+def test_v7_project_is_read_as_a_project() -> None:
+    project = member("main.tex", TEX, patch={257: bytes(8)}) + END
+    assert classify_member("2301/2301.00045.gz", gz(project), CAPS).kind == "tex_project"

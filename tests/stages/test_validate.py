@@ -15,8 +15,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from arxiv2lm.io import read_json
+from arxiv2lm.params import ParamsError, parse_section
 from arxiv2lm.sources import validate as validate_core
 from arxiv2lm.sources.manifest import ChunkEntry, md5_file, read_manifest, write_manifest
 from arxiv2lm.workcache import iter_parts
@@ -143,16 +145,26 @@ def test_missing_input_is_a_clear_message(project: Path) -> None:
         _load_stage().main(["ingest", "nowhere", "out"])
 
 
+def _did(last_run: Path) -> tuple[int, int, int, int]:
+    """(classify computed, reused, select computed, reused) of the last run."""
+    run = read_json(last_run)
+    return (
+        run["units_computed"],  # the classify units: chunks read
+        run["units_reused"],
+        run["select_computed"],
+        run["select_reused"],
+    )
+
+
 def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
     stage = _load_stage()
     args = ["ingest", "filter", "out", "--work-cache", "work"]
     last_run = project / "work" / "validate" / "last_run.json"
     stage.main(args)
     first = read_json(project / "out" / "stats.json")
-    assert read_json(last_run)["units_computed"] == 3
+    assert _did(last_run) == (3, 0, 3, 0)
     stage.main(args)
-    again = read_json(last_run)
-    assert (again["units_computed"], again["units_reused"], again["bytes_read"]) == (0, 3, 0)
+    assert _did(last_run) == (0, 3, 0, 3) and read_json(last_run)["bytes_read"] == 0
     assert read_json(project / "out" / "stats.json") == first  # outputs identical
     # a new month arrives: its chunk, its manifest entry and its papers in the metadata
     src = project / "ingest" / "src"
@@ -166,8 +178,7 @@ def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
     papers.append({"id": "2302.00001", "domain": "cs"})
     pq.write_table(pa.Table.from_pylist(papers), project / "filter" / "papers.parquet")
     stage.main(args)
-    third = read_json(last_run)
-    assert (third["units_computed"], third["units_reused"]) == (1, 3)
+    assert _did(last_run) == (1, 3, 1, 3)
     assert (
         read_json(project / "out" / "stats.json")["kept"]["papers"] == first["kept"]["papers"] + 1
     )
@@ -176,7 +187,57 @@ def test_incremental_rerun_processes_only_the_new_chunk(project: Path) -> None:
     params = (project / "params.yaml").read_text().replace("max_ratio: 200", "max_ratio: 150")
     (project / "params.yaml").write_text(params)
     stage.main(args)
-    assert read_json(last_run)["units_computed"] == 4
+    assert _did(last_run) == (4, 0, 4, 0)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _set_papers(project: Path, papers: dict[str, str]) -> None:
+    rows = [{"id": i, "domain": d} for i, d in papers.items()]
+    pq.write_table(pa.Table.from_pylist(rows), project / "filter" / "papers.parquet")
+
+
+def test_a_chunk_or_a_selection_change_recomputes_only_what_it_touches(project: Path) -> None:
+    stage = _load_stage()
+    args = ["ingest", "filter", "out", "--work-cache", "work"]
+    last_run = project / "work" / "validate" / "last_run.json"
+    stage.main(args)
+    parts = project / "out" / "parts"
+    before = _files(parts)
+    # (a) a second chunk of an existing month: that chunk alone is read
+    src = project / "ingest" / "src"
+    _chunk(src / "arXiv_src_2301_003.tar", {"2301/2301.00005.gz": gzip.compress(TEX, mtime=0)})
+    entries = read_manifest(src / "arXiv_src_manifest.xml")
+    entries.append(_entry(src / "arXiv_src_2301_003.tar", "2301", 1))
+    write_manifest(entries, src / "arXiv_src_manifest.xml")
+    papers = {
+        r["id"]: r["domain"] for r in pq.read_table(project / "filter/papers.parquet").to_pylist()
+    }
+    _set_papers(project, papers | {"2301.00005": "cs"})
+    stage.main(args)
+    # before: every chunk of 2301 was read again (its unit keyed on the month's selection)
+    assert _did(last_run) == (1, 3, 1, 3)
+    assert {k: v for k, v in _files(parts).items() if k in before} == before
+    assert [r["id"] for r in iter_parts(project / "out")][-1] == "2301.00005"
+    # (b) the filter drops a paper and moves another to a new domain: no chunk is read, and
+    # only the parts of the chunks holding them are written
+    papers = papers | {"2301.00005": "cs", "hep-th/9901001": "math"}
+    del papers["2301.00002"]
+    _set_papers(project, papers)
+    before = _files(parts)
+    stage.main(args)
+    assert _did(last_run) == (0, 4, 2, 2)
+    after = _files(parts)
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == ["arXiv_src_9901_001.parquet"]  # 2301_001 lost only a pdf_only paper
+    assert "2301.00002" not in {
+        r["id"] for r in pq.read_table(project / "out/rejected.parquet").to_pylist()
+    }
+    # (c) outputs are the same bytes as a run without any cache
+    stage.main(["ingest", "filter", "fresh"])
+    assert _files(project / "fresh") == _files(project / "out")
 
 
 def _add_chunk(project: Path, name: str, chunk: bytes, papers: dict[str, str]) -> None:
@@ -290,5 +351,20 @@ def test_a_killed_worker_stops_the_stage_naming_its_chunk(project: Path) -> None
     # the chunk finished before it (9901, first in manifest order) is kept for the rerun
     assert len(list((project / "work" / "validate").glob("*/*/COMPLETE"))) == 1
     _load_stage().main(["ingest", "filter", "out", "--work-cache", "work"])
-    last_run = read_json(project / "work" / "validate" / "last_run.json")
-    assert (last_run["units_computed"], last_run["units_reused"]) == (2, 1)
+    assert _did(project / "work" / "validate" / "last_run.json") == (2, 1, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("max_paper_mb", 0, "max_paper_mb 0.0 must be > 0"),
+        ("max_member_mb", -1, "max_member_mb -1.0 must be > 0"),
+        ("max_member_mb", 32, "max_member_mb 32.0 is below max_paper_mb 64.0"),
+        ("max_ratio", 0.5, "max_ratio 0.5 must be >= 1"),
+        ("timeout_s", -1, "timeout_s -1.0 must be >= 0"),
+    ],
+)
+def test_validate_params_are_range_checked(key: str, value: float, message: str) -> None:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())["validate"] | {key: value}
+    with pytest.raises(ParamsError, match=f"validate: {message}"):
+        parse_section("validate", raw)

@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 from arxiv2lm.io import iter_parquet, read_json
+from arxiv2lm.workcache import iter_parts
 from arxiv2lm.sources.sample_text import Grammar
 from arxiv2lm.text import corpus, quality
 from arxiv2lm.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUTS = ["docs.parquet", "rejected.parquet", "stats.json"]
 
 
 def _paper(seed: int, n: int = 40) -> list[str]:
@@ -59,8 +59,9 @@ def _run(root: Path, cache: bool = True) -> dict:
     return read_json(root / "work/normalize/last_run.json") if cache else {}
 
 
-def _bytes(root: Path) -> list[bytes]:
-    return [(root / "normalize" / name).read_bytes() for name in OUTPUTS]
+def _bytes(root: Path) -> dict[str, bytes]:
+    out = root / "normalize"
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.*"))}
 
 
 @pytest.fixture
@@ -82,8 +83,8 @@ def project(tmp_path, monkeypatch) -> Path:
 
 def test_drops_and_order(project):
     run = _run(project)
-    assert run == {"units_computed": 3, "units_reused": 0}
-    out = list(iter_parquet(project / "normalize/docs.parquet"))
+    assert run == {"units_computed": 3, "units_reused": 0, "parts_written": 3, "parts_reused": 0}
+    out = list(iter_parts(project / "normalize"))
     assert [r["id"] for r in out] == ["c", "a", "b"]
     text = normalize_text(" ".join(A))
     assert out[1]["text"] == text and out[1]["bytes"] == len(text.encode())
@@ -107,28 +108,35 @@ def test_drops_and_order(project):
 def test_units_reused_and_outputs_byte_identical(project):
     _run(project)
     first = _bytes(project)
-    assert _run(project) == {"units_computed": 0, "units_reused": 3}
+    assert _run(project) == {"units_computed": 0, "units_reused": 3, "parts_written": 0, "parts_reused": 3}
     assert _bytes(project) == first
     _run(project, cache=False)  # units computed afresh give the same bytes
     assert _bytes(project) == first
 
     _part(project, "arXiv_src_2303_001", [("d", " ".join(D))])
-    assert _run(project) == {"units_computed": 1, "units_reused": 3}
-    assert [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")][-1] == "d"
+    before = _bytes(project)
+    assert _run(project) == {"units_computed": 1, "units_reused": 3, "parts_written": 1, "parts_reused": 3}  # a new month writes its part only
+    after = _bytes(project)
+    assert {k: after[k] for k in before if k.startswith("parts/")} == {
+        k: v for k, v in before.items() if k.startswith("parts/")
+    }
+    assert [r["id"] for r in iter_parts(project / "normalize")][-1] == "d"
 
     _set(project, min_chars=len(" ".join(B)) + 1)  # a threshold: only the global pass
-    assert _run(project)["units_computed"] == 0
+    run = _run(project)
+    # only the global pass, and only the two chunks that lose papers get a new part
+    assert (run["units_computed"], run["parts_written"], run["parts_reused"]) == (0, 2, 2)
     reasons = {r["id"]: r["reason"] for r in iter_parquet(project / "normalize/rejected.parquet")}
     assert reasons["b"] == "too_short"
 
     _set(project, shingle_words=4)  # changes every signature: every unit again
-    assert _run(project) == {"units_computed": 4, "units_reused": 0}
+    assert _run(project) == {"units_computed": 4, "units_reused": 0, "parts_written": 4, "parts_reused": 0}
 
 
 def test_threshold_one_disables_near_dup(project):
     _set(project, near_dup_threshold=1.0)
     _run(project, cache=False)
-    ids = [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")]
+    ids = [r["id"] for r in iter_parts(project / "normalize")]
     assert ids == ["c", "a", "b", "a-v2"]  # the exact copy is still dropped
     assert read_json(project / "normalize/stats.json")["near_dup"] == {
         "threshold": 1.0, "enabled": False
@@ -217,16 +225,16 @@ def test_a_paper_over_the_time_limit_is_dropped(project):
     rejected = {r["id"]: r for r in iter_parquet(project / "normalize/rejected.parquet")}
     assert (rejected["b"]["reason"], rejected["b"]["detail"]) == ("timeout", "over 0.5s")
     assert rejected["b"]["bytes"] == len(" ".join(B).encode())
-    assert [r["id"] for r in iter_parquet(project / "normalize/docs.parquet")] == ["c", "a"]
+    assert [r["id"] for r in iter_parts(project / "normalize")] == ["c", "a"]
     stats = read_json(project / "normalize/stats.json")
     assert stats["dropped"]["timeout"]["papers"] == 1
 
 
 def test_timeout_is_part_of_the_unit_key(project):
     _run(project)
-    assert _run(project) == {"units_computed": 0, "units_reused": 3}
+    assert _run(project) == {"units_computed": 0, "units_reused": 3, "parts_written": 0, "parts_reused": 3}
     _set(project, timeout_s=60)  # a longer limit may keep a paper that timed out
-    assert _run(project) == {"units_computed": 3, "units_reused": 0}
+    assert _run(project) == {"units_computed": 3, "units_reused": 0, "parts_written": 3, "parts_reused": 0}
 
 
 def test_negative_timeout_stops_before_work(project):

@@ -16,7 +16,7 @@ from arxiv2lm.tokens.sampler import (
     permute_index,
     repeat_warnings,
 )
-from arxiv2lm.tokens.shards import ShardWriter, make_meta, write_meta
+from arxiv2lm.tokens.shards import UNITS_DIR, ShardWriter, make_meta, write_meta
 
 EOS = 2
 # (domain, bucket, length without EOS): "high" is rare by documents but long.
@@ -25,15 +25,22 @@ DOCS = [("math", "low", 300), ("cs", "mid", 50), ("math", "high", 900)] * 10 + [
 ] * 20
 
 
-def write_set(out: Path, docs: list[tuple[str, str, int]] = DOCS) -> dict:
+def write_set(out: Path, docs: list[tuple[str, str, int]] = DOCS, cut: int = 17) -> dict:
+    """Two units (docs [:cut] and [cut:]), as two chunks of a month would give: the split's
+    stream runs across the unit boundary."""
     rng = np.random.default_rng(0)
-    stats = {}
-    for split in ("train", "val"):
-        with ShardWriter(out, split, 1000, EOS) as w:
-            for k, (domain, bucket, n) in enumerate(docs):
-                w.add(f"{split}{k}", domain, bucket, rng.integers(3, 1000, n).tolist(), n * 3)
-        stats[split] = w.stats
-    meta = make_meta(1000, EOS, 1, "cafe", stats)
+    (out / UNITS_DIR).mkdir(exist_ok=True)
+    units = []
+    for name, part in (("u1", docs[:cut]), ("u2", docs[cut:])):
+        stats = {}
+        for split in ("train", "val"):
+            with ShardWriter(out / UNITS_DIR, split, 1000, EOS, unit=name) as w:
+                for k, (domain, bucket, n) in enumerate(part):
+                    tokens = rng.integers(3, 1000, n).tolist()
+                    w.add(f"{split}{name}{k}", domain, bucket, tokens, n * 3)
+            stats[split] = w.stats
+        units.append({"name": name, "splits": stats})
+    meta = make_meta(1000, EOS, 1, "cafe", units)
     write_meta(out, meta)
     return meta
 
@@ -62,7 +69,7 @@ def corrupt(shard_dir: Path, **changes: object) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"format_version": 2}, "format_version 2"),
+        ({"format_version": 1}, "format_version 1"),
         ({"dtype": "uint32"}, "dtype 'uint32'"),
         ({"eos_id": 5000}, "eos_id 5000"),
         ({"tokenizer_sha256": "beef"}, "expected cafe"),
@@ -75,7 +82,7 @@ def test_meta_mismatch_is_refused(shard_dir: Path, changes: dict, message: str) 
 
 
 def test_truncated_bin_and_missing_split_are_refused(shard_dir: Path) -> None:
-    with open(shard_dir / "val.bin", "r+b") as fh:
+    with open(shard_dir / UNITS_DIR / "u2.val.bin", "r+b") as fh:
         fh.truncate(100)
     with pytest.raises(ShardError, match="100 bytes"):
         ShardSet.open(shard_dir, "val")

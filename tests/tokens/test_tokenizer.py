@@ -14,7 +14,7 @@ import pytest
 import sentencepiece as spm
 import yaml
 
-from arxiv2lm.io import read_json
+from arxiv2lm.io import file_sha256, read_json
 from arxiv2lm.tokens import metrics
 from arxiv2lm.tokens.shards import split_of
 from arxiv2lm.tokens.symbols import mine_latex_symbols
@@ -256,7 +256,7 @@ def test_comparison_rows_put_ours_beside_the_baseline() -> None:
 
 
 def _stage_project(root: Path, val_fraction: float, salt: str) -> list[str]:
-    """params.yaml with a tiny tokenizer and the given split, and a docs.parquet of 60
+    """params.yaml with a tiny tokenizer and the given split, and a normalize part of 60
     papers whose first line is their id; returns the ids."""
     doc = yaml.safe_load((ROOT / "params.yaml").read_text())
     doc["tokenizer"].update(
@@ -266,10 +266,10 @@ def _stage_project(root: Path, val_fraction: float, salt: str) -> list[str]:
     (root / "params.yaml").write_text(yaml.safe_dump(doc))
     ids = [f"2301.{i:05d}" for i in range(60)]
     texts = [f"paper {i}\n{body}" for i, body in zip(ids, corpus_docs(60), strict=True)]
-    (root / "normalize").mkdir(exist_ok=True)
+    (root / "normalize/parts").mkdir(parents=True, exist_ok=True)
     table = pa.table({"id": ids, "domain": ["math"] * len(ids), "text": texts,
                       "bytes": [len(t.encode()) for t in texts]})  # fmt: skip
-    pq.write_table(table, root / "normalize/docs.parquet")
+    pq.write_table(table, root / "normalize/parts/arXiv_src_2301_001.parquet")
     return ids
 
 
@@ -300,3 +300,40 @@ def test_stage_trains_on_the_train_split_and_scores_val(
         seen[salt] = set(trained_on)
         shutil.rmtree(tmp_path / "tokenizer")
     assert seen["a"] != seen["b"]
+
+
+def test_a_pinned_tokenizer_is_kept_and_scored_on_the_new_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained: tuple[Path, dict]
+) -> None:
+    """`tokenizer.reuse`: the model is copied byte for byte (so every shard unit keeps its
+    key), nothing is trained for it, and it is scored on this run's held-out papers."""
+    stage = importlib.import_module("stages.tokenizer")
+    monkeypatch.chdir(tmp_path)
+    _stage_project(tmp_path, 0.25, "a")
+    pinned = trained[0] / "tokenizer.model"
+    doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    doc["tokenizer"]["reuse"] = str(pinned)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+
+    def refuse(*args: object, **kwargs: object) -> dict:
+        raise AssertionError("a pinned tokenizer must not be trained")
+
+    monkeypatch.setattr(stage, "train_tokenizer", refuse)
+    stage.main(["normalize", "tokenizer", "reports/tokenizer.json", "reports/tokenizer.csv"])
+    assert (tmp_path / "tokenizer/tokenizer.model").read_bytes() == pinned.read_bytes()
+    stats = read_json(tmp_path / "tokenizer/stats.json")
+    assert stats["pinned"] == str(pinned)
+    assert stats["model_sha256"] == file_sha256(pinned)
+    assert stats["vocab_size"] == trained[1]["vocab_size"] and stats["model_type"] == "bpe"
+    assert stats["symbols"] == trained[1]["symbols"]
+    assert stats["heldout"]["docs"] > 0 and stats["heldout"]["roundtrip_rate"] == 1.0
+
+    doc["tokenizer"]["reuse"] = str(tmp_path / "missing.model")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(SystemExit, match="missing.model' is not a file"):
+        stage.main(["normalize", "tokenizer", "reports/tokenizer.json", "reports/tokenizer.csv"])
+    (tmp_path / "junk.model").write_bytes(b"not a model")
+    doc["tokenizer"]["reuse"] = str(tmp_path / "junk.model")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(SystemExit, match="not a SentencePiece model"):
+        stage.main(["normalize", "tokenizer", "reports/tokenizer.json", "reports/tokenizer.csv"])

@@ -17,7 +17,7 @@ import sentencepiece as spm
 
 from arxiv2lm.io import file_sha256
 from arxiv2lm.params import ModelOverrides, Phase, PretrainParams
-from arxiv2lm.tokens.shards import ShardWriter, make_meta, write_meta
+from arxiv2lm.tokens.shards import UNITS_DIR, ShardWriter, make_meta, write_meta
 
 WORDS = [
     "the",
@@ -92,14 +92,18 @@ def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Pa
     (tok_dir / "tokenizer.model").write_bytes(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     splits = {}
-    writers = {s: ShardWriter(shard_dir, s, sp.get_piece_size(), 2) for s in ("train", "val")}
+    units = shard_dir / UNITS_DIR
+    units.mkdir()
+    writers = {
+        s: ShardWriter(units, s, sp.get_piece_size(), 2, unit="all") for s in ("train", "val")
+    }
     for n, (doc_id, domain, bucket, text) in enumerate(docs):
         split = "val" if n % 5 == 4 else "train"
         writers[split].add(doc_id, domain, bucket, sp.encode(text), len(text.encode()))
     for s, w in writers.items():
         splits[s] = w.close()
     sha = file_sha256(tok_dir / "tokenizer.model")
-    write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, splits))
+    write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, [{"name": "all", "splits": splits}]))
     return shard_dir, tok_dir
 
 

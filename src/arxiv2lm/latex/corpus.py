@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from arxiv2lm.io import ParquetBatchWriter, file_sha256, iter_parquet
+from arxiv2lm.io import ParquetBatchWriter, iter_parquet
 from arxiv2lm.latex.project import DOCS_SCHEMA, ExtractResult, extract_guarded
 from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import ExtractParams
@@ -92,7 +92,7 @@ def extract_corpus(
     units = [
         Unit(
             src.stem,
-            unit_key("extract", file_sha256(src), result_params, code),
+            unit_key("extract", cache.digest(src), result_params, code),
             {PART: out / PARTS / src.name},
             src,
         )

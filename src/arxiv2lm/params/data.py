@@ -57,14 +57,25 @@ class FilterParams:
 @dataclass(frozen=True)
 class ValidateParams:
     verify_md5: bool
-    max_paper_mb: float
-    max_ratio: float
+    max_paper_mb: float  # TeX-relevant bytes kept per paper (figures do not count)
+    max_member_mb: float  # decompressed bytes walked per member, figures included
+    max_ratio: float  # walked / stored bytes of a member, beyond its first MiB
     timeout_s: float  # per member (header, read, classify); 0: no limit
     workers: int
 
     def __post_init__(self) -> None:
         if self.timeout_s < 0:
             raise ParamsError(f"validate: timeout_s {self.timeout_s} must be >= 0")
+        for key in ("max_paper_mb", "max_member_mb"):
+            if getattr(self, key) <= 0:
+                raise ParamsError(f"validate: {key} {getattr(self, key)} must be > 0")
+        if self.max_member_mb < self.max_paper_mb:
+            raise ParamsError(
+                f"validate: max_member_mb {self.max_member_mb} is below "
+                f"max_paper_mb {self.max_paper_mb} (a member holds its paper's TeX)"
+            )
+        if self.max_ratio < 1:
+            raise ParamsError(f"validate: max_ratio {self.max_ratio} must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,9 @@ class TokenizerParams:
     sample_mb: float
     heldout_fraction: float
     seed: int
+    # A trained tokenizer.model to keep instead of training one ("" = train). Pinning it
+    # keeps every token id, so a monthly update re-encodes only the new month's papers.
+    reuse: str = ""
 
 
 @dataclass(frozen=True)

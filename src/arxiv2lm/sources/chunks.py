@@ -1,14 +1,18 @@
-"""Validate one source chunk: its manifest md5, then each wanted paper's member.
+"""Classify one source chunk: its manifest md5, then every paper member in it.
 
-Each chunk is a work unit: a worker streams it (`tarfile`'s stream mode through
-`GuardedTarFile`, never unpacked to disk) and writes the kept papers to its own Parquet
-part, so memory holds one member at a time whatever the chunk size. Each member has
-`MEMBER_TIMEOUT_S` for its header, read and classification: a paper past it is a `timeout`
-drop, a chunk whose reading stalls is a ChunkError. Ids match members without their version
-(`2402.00093v3` is member `2402/2402.00093.gz`) and keep the spelling the metadata gives.
+Each chunk is a classify unit: a worker streams it (`tarfile`'s stream mode through
+`GuardedTarFile`, never unpacked to disk) and writes the kept papers of ALL its members to
+its own Parquet part, under their versionless member ids and without a domain: the filter's
+selection is applied afterwards (`selection.py`), so changing it re-reads no chunk. A member
+is classified straight from the chunk stream (`archives.classify_stream`), and what it does
+not read (figures, the rest after a drop) is skipped by the next header's seek, so memory
+holds one paper's TeX and a few MiB whatever the member and chunk sizes. Each member has
+`MEMBER_TIMEOUT_S` for its classification, reading it from the chunk included (past it: a
+`timeout` drop), and for the header after it (past it: the chunk stalled, a ChunkError).
 
->>> job = ChunkJob("src/arXiv_src_2301_001.tar", md5, "part.parquet", "2301")  # doctest: +SKIP
->>> res = validate_chunk(job, {"2301.00001": "math"}, Caps(64 << 20, 200.0))  # doctest: +SKIP
+>>> job = ChunkJob("src/arXiv_src_2301_001.tar", md5, "out.parquet", "2301")  # doctest: +SKIP
+>>> classify_chunk(job, Caps(64 << 20, 200.0)).seen  # doctest: +SKIP
+['2301.00001', '2301.00002']
 """
 
 from __future__ import annotations
@@ -18,38 +22,32 @@ import hashlib
 import os
 import posixpath
 import re
+import signal
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import pyarrow as pa
 
 from arxiv2lm import pool
 from arxiv2lm.io import ParquetBatchWriter
 from arxiv2lm.ledger import Drop
-from arxiv2lm.sources.archives import (
-    Caps,
-    GuardedTarFile,
-    Paper,
-    TarBroken,
-    classify_member,
-    member_read_cap,
-    safe_name,
-)
+from arxiv2lm.sources.archives import Caps, Paper, classify_stream
 from arxiv2lm.sources.manifest import ChecksumError, ChunkError, id_from_member
+from arxiv2lm.sources.targuard import STREAM_BUFSIZE, GuardedTarFile, safe_name
 
-# Per member (header + read + classification). A 64 MiB project gunzips and parses in about
-# a second; only hostile input (a chain of pax headers costing seconds each) gets near this.
+# Per member (classification, and the header after it). A 64 MiB project gunzips and parses
+# in about a second; only hostile input (a chain of pax headers costing seconds each) nears it.
 MEMBER_TIMEOUT_S = 60.0
 _VERSION = re.compile(r"(?<=\d)v\d+$")
-_READ_PIECE = 1 << 20  # a member is read into its buffer this much at a time
+T = TypeVar("T")
 
-SOURCES_SCHEMA = pa.schema(
+CLASSIFIED_SCHEMA = pa.schema(
     [
-        ("id", pa.string()),
-        ("domain", pa.string()),
+        ("id", pa.string()),  # the member's id, without version
         ("yymm", pa.string()),
         ("kind", pa.string()),
         ("paths", pa.list_(pa.string())),
@@ -92,6 +90,8 @@ class ChunkJob:
 
 @dataclass
 class ChunkResult:
+    """What a chunk gave: ids are member ids (classify) or the metadata's (`selection`)."""
+
     job: ChunkJob
     kept: list[tuple[str, int, int]] = field(default_factory=list)  # id, member bytes, tex
     drops: list[tuple[str, str, int, str]] = field(default_factory=list)
@@ -117,22 +117,29 @@ class HashingReader:
     def __init__(self, fh: BinaryIO) -> None:
         self.fh = fh
         self.md5 = hashlib.md5()
+        self.hashed = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.fh.read(n)
         self.md5.update(data)
+        self.hashed += len(data)
         return data
 
     def hexdigest(self) -> str:
         while self.read(1 << 20):  # the tail tarfile never asks for (end-of-archive zeros)
             pass
+        if self.hashed != self.fh.tell():  # a time limit struck between read and update
+            self.fh.seek(0)
+            self.md5, self.hashed = hashlib.md5(), 0
+            while self.read(1 << 20):
+                pass
         return self.md5.hexdigest()
 
 
 class ChunkMember(NamedTuple):
     name: str  # printable (safe_name)
     size: int  # stored bytes
-    data: bytes | bytearray | Drop | None  # None: not wanted, not read
+    data: BinaryIO | Drop | None  # its stored bytes, readable until the next member; None: unread
 
 
 def _want_all(name: str) -> bool:
@@ -140,23 +147,21 @@ def _want_all(name: str) -> bool:
 
 
 def iter_chunk(
-    fh: BinaryIO,
-    archive_size: int,
-    max_member_bytes: int,
-    want: Callable[[str], bool] = _want_all,
+    fh: BinaryIO, archive_size: int, want: Callable[[str], bool] = _want_all
 ) -> Iterator[ChunkMember]:
     """Stream the regular-file members of a chunk of `archive_size` bytes, one at a time.
 
-    A member's data is its bytes, read in 1 MiB pieces into one buffer of its size (never
-    more than `max_member_bytes` plus a piece in memory); a Drop when its header is refused
-    (`bad_header`, `sparse_member`) or it is over `max_member_bytes` (`too_large`, unread);
-    None when `want(name)` is false (skipped unread). Raises TarBroken, naming the offset,
-    when the chunk cannot be read to its end-of-archive block.
+    A member's data is a stream of its stored bytes, valid until the next member is asked
+    for (what is left unread is then skipped, still through `fh`); a Drop when its header is
+    refused (`bad_header`, `sparse_member`); None when `want(name)` is false. Raises
+    TarBroken, naming the offset, when the chunk cannot be read to its end-of-archive block.
 
-    >>> [m.name for m in iter_chunk(io.BytesIO(chunk), len(chunk), 1 << 20)]  # doctest: +SKIP
+    >>> [m.name for m in iter_chunk(io.BytesIO(chunk), len(chunk))]  # doctest: +SKIP
     ['2301/2301.00001.gz', '2301/2301.00002.pdf']
     """
-    with GuardedTarFile.open(fileobj=fh, mode="r|", archive_size=archive_size) as tar:
+    with GuardedTarFile.open(
+        fileobj=fh, mode="r|", archive_size=archive_size, bufsize=STREAM_BUFSIZE
+    ) as tar:
         for member in tar:
             name = safe_name(member.name)
             if member.refusal is not None:
@@ -165,59 +170,74 @@ def iter_chunk(
                 continue
             elif not want(name):
                 yield ChunkMember(name, member.size, None)
-            elif member.size > max_member_bytes:
-                drop = Drop("too_large", f"{member.size} stored bytes, cap {max_member_bytes}")
-                yield ChunkMember(name, member.size, drop)
             else:
-                yield ChunkMember(name, member.size, _read_member(tar, member))
+                stored = tar.extractfile(member)
+                assert stored is not None  # a regular, non-sparse member
+                yield ChunkMember(name, member.size, _StoredStream(stored, name))
         tar.check_end()
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytearray:
-    """A member's bytes in one buffer of its size, filled a piece at a time (a plain `read()`
-    goes through tarfile's joins and holds about three copies)."""
-    fh = tar.extractfile(member)
-    assert fh is not None  # a regular, non-sparse member
-    buf = bytearray(member.size)
-    with memoryview(buf) as view:
-        pos = 0
-        while pos < member.size:
-            n = fh.readinto(view[pos : pos + _READ_PIECE])
-            if not n:
-                raise TarBroken(f"member {safe_name(member.name)!r} ends after {pos} bytes")
-            pos += n
-    return buf
+class _ChunkUnreadable(Exception):
+    """Reading a member's bytes from the chunk failed: the chunk, not the paper, is bad."""
 
 
-def validate_chunk(
-    job: ChunkJob, wanted: dict[str, str], caps: Caps, timeout_s: float = MEMBER_TIMEOUT_S
-) -> ChunkResult:
-    """Classify every member whose paper is in `wanted`, checking the chunk's md5 on the way.
+class _ReadStalled(Exception):
+    """Reading the chunk itself (not classifying a member) ran past the time limit."""
+
+
+class _StoredStream:
+    """A member's stored bytes from the chunk stream. Each read is whole or not at all under
+    the time limit, so a member stopped at its limit leaves tarfile's offset and the md5 in
+    step and the chunk goes on after it."""
+
+    def __init__(self, fh: BinaryIO, name: str) -> None:
+        self.fh = fh
+        self.name = name
+
+    def read(self, n: int) -> bytes:
+        try:
+            return _uninterrupted(self.fh.read, n)
+        except (tarfile.TarError, EOFError) as err:
+            raise _ChunkUnreadable(f"member {self.name!r}: {err}") from None
+
+
+def _uninterrupted(fn: Callable[[int], T], n: int) -> T:
+    """`fn(n)` with the SIGALRM of `pool.call_with_timeout` held until it returns (a read of
+    at most a few hundred KiB), then raised."""
+    if threading.current_thread() is not threading.main_thread():
+        return fn(n)  # no alarm there (call_with_timeout)
+    struck: list[object] = []
+    old = signal.signal(signal.SIGALRM, lambda signum, frame: struck.append(frame))
+    try:
+        return fn(n)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+        if struck and callable(old):
+            old(signal.SIGALRM, struck[0])
+
+
+def classify_chunk(job: ChunkJob, caps: Caps, timeout_s: float = MEMBER_TIMEOUT_S) -> ChunkResult:
+    """Classify every paper member of the chunk, checking its md5 on the way; kept papers go
+    to `job.part` under their member ids.
 
     The md5 is computed from the same single read; a mismatch raises ChecksumError after the
     pass, and the caller discards everything this chunk produced. A chunk that cannot be read
     to its end raises ChunkError naming it (after the md5 check, which explains most).
     """
     res = ChunkResult(job=job)
-    by_base: dict[str, str] = {}
-    for arxiv_id in sorted(wanted):  # two versions of one paper: the first counts (caller)
-        by_base.setdefault(strip_version(arxiv_id), arxiv_id)
     with (
         open(job.path, "rb") as raw,
-        ParquetBatchWriter(job.part, SOURCES_SCHEMA, batch_rows=64) as writer,
+        ParquetBatchWriter(job.part, CLASSIFIED_SCHEMA, batch_rows=64) as writer,
     ):
         fh = HashingReader(raw)
         members = iter_chunk(
-            fh,
-            os.fstat(raw.fileno()).st_size,
-            member_read_cap(caps),
-            want=lambda name: member_id(name) in by_base,
+            fh, os.fstat(raw.fileno()).st_size, want=lambda name: member_id(name) is not None
         )
         try:
-            _classify_all(members, job, wanted, by_base, caps, timeout_s, res, writer)
+            _classify_all(members, job, caps, timeout_s, res, writer)
         except tarfile.TarError as err:
             broken = f"not a readable tar ({err})"
-        except _ReadStalled as err:
+        except (_ReadStalled, _ChunkUnreadable) as err:
             broken = str(err)
         else:
             broken = ""
@@ -231,10 +251,6 @@ def validate_chunk(
     return res
 
 
-class _ReadStalled(Exception):
-    """Reading the chunk itself (not classifying a member) ran past the time limit."""
-
-
 def _next_member(members: Iterator[ChunkMember]) -> ChunkMember | None:
     return next(members, None)
 
@@ -242,8 +258,6 @@ def _next_member(members: Iterator[ChunkMember]) -> ChunkMember | None:
 def _classify_all(
     members: Iterator[ChunkMember],
     job: ChunkJob,
-    wanted: dict[str, str],
-    by_base: dict[str, str],
     caps: Caps,
     timeout_s: float,
     res: ChunkResult,
@@ -263,20 +277,15 @@ def _classify_all(
         if base is None:
             res.bad_member_names += 1  # not a paper member (e.g. a stray README)
             continue
-        arxiv_id = by_base.get(base)
-        if arxiv_id is None:
-            res.not_selected += 1
-            continue
-        res.seen.append(arxiv_id)
+        res.seen.append(base)
         paper = _classify(member, caps, timeout_s)
         if isinstance(paper, Drop):
-            res.drops.append((arxiv_id, paper.reason, member.size, paper.detail))
+            res.drops.append((base, paper.reason, member.size, paper.detail))
             continue
-        res.kept.append((arxiv_id, member.size, paper.nbytes))
+        res.kept.append((base, member.size, paper.nbytes))
         writer.write(
             {
-                "id": arxiv_id,
-                "domain": wanted[arxiv_id],
+                "id": base,
                 "yymm": job.yymm,
                 "kind": paper.kind,
                 "paths": paper.paths,
@@ -290,12 +299,12 @@ def _classify_all(
 def _classify(member: ChunkMember, caps: Caps, timeout_s: float) -> Paper | Drop:
     """The member's paper or drop, within the time limit (`timeout` past it)."""
     data = member.data
-    assert data is not None  # iter_chunk reads every wanted member
+    assert data is not None  # iter_chunk gives every paper member's stream
     if isinstance(data, Drop):
         return data
     try:
         return pool.call_with_timeout(
-            lambda d: classify_member(member.name, d, caps),
+            lambda fh: classify_stream(member.name, member.size, fh, caps),
             data,
             timeout_s,
             label=f"member {member.name}",

@@ -1,16 +1,26 @@
-"""Validate a whole mirror: one work unit per chunk, computed in parallel or reused.
+"""Validate a whole mirror: per chunk, a classify unit and a selection unit, computed or reused.
 
-A unit's key is the chunk's manifest md5, the (id, domain) pairs the filter selected in the
-chunk's month, the validate params and the code of the cores; adding a month's chunk computes
-one unit, and changing the filter for one month recomputes only that month's chunks.
-Output: `<out>/parts/<chunk>.parquet` (hard links into the work cache) in manifest order.
-Chunks run through the unit runner (`arxiv2lm.units`, one supervised pool): a worker that
-dies (OOM kill) or is killed at a member's hard time limit stops the stage with a UnitError
-naming the chunk, and every unit finished before it is already in the cache for the rerun.
+1. The classify unit of a chunk (`chunks.classify_chunk`, in the supervised pool of
+   `arxiv2lm.units`) reads the chunk once: its md5, and EVERY paper member classified under
+   its member id. Its key is the chunk's manifest md5 and month, the validate params that
+   change results and the code of the classifier, not the selection: adding a chunk to a
+   month computes that chunk alone, and changing the filter re-reads no chunk. The cost:
+   members of papers not selected are classified too. The chunk is read whole for its md5
+   anyway; the extra is their gunzip and tar walk (and their TeX in the cache), in proportion
+   to the share of the mirror the filter leaves out.
+2. The selection unit of a chunk (`selection.py`, in this process, nothing decompressed)
+   keeps the classified papers the filter wants, under their metadata ids and with their
+   domain, in `<out>/parts/<chunk>.parquet`. Its key is the classify key and the selected
+   (id, domain) pairs whose members are in the chunk, so a changed selection writes new parts
+   only for the chunks holding the changed papers (and extract recomputes only those).
+
+Parts are hard links into the work cache, in manifest order. A worker that dies (OOM kill) or
+is killed at a member's hard time limit stops the stage with a UnitError naming the chunk,
+and every classify unit finished before it is already in the cache for the rerun.
 
 >>> ledger, extra, run = validate_corpus(ingest, wanted, params, out, cache)  # doctest: +SKIP
->>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
-(1, 5)
+>>> run["units_computed"], run["units_reused"], run["select_computed"]  # doctest: +SKIP
+(1, 5, 1)
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -26,17 +37,15 @@ from typing import Any
 from arxiv2lm.io import ParquetBatchWriter, iter_parquet
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ValidateParams, resolve_workers
-from arxiv2lm.sources import chunks, manifest
+from arxiv2lm.sources import chunks, manifest, selection
 from arxiv2lm.sources.archives import Caps
-from arxiv2lm.sources.chunks import (
-    SOURCES_SCHEMA,
-    ChunkJob,
-    ChunkResult,
-    chunk_stem,
-    strip_version,
-)
-from arxiv2lm.units import Unit, code_digest, run_units, unit_key
+from arxiv2lm.sources.chunks import ChunkJob, ChunkResult, chunk_stem, strip_version
+from arxiv2lm.units import Done, Unit, code_digest, run_units, unit_key
 from arxiv2lm.workcache import PARTS, WorkCache
+
+CLASSIFIED = "classified.parquet"  # a classify unit's file in the work cache
+PART = "part.parquet"  # a selection unit's file
+_SCRATCH = ".classified"  # classified parts of this run, under the output until selected
 
 
 def yymm_of(arxiv_id: str) -> str:
@@ -50,10 +59,9 @@ def yymm_of(arxiv_id: str) -> str:
     return arxiv_id[:4]
 
 
-def _run_job(item: tuple[ChunkJob, dict[str, str]], caps: Caps, timeout_s: float) -> dict:
-    """One chunk in a worker: writes its part, returns its result (picklable for the pool)."""
-    job, wanted = item
-    return chunks.validate_chunk(job, wanted, caps, timeout_s).to_json()
+def _run_job(job: ChunkJob, caps: Caps, timeout_s: float) -> dict:
+    """One chunk in a worker: writes its classified part, returns its result (picklable)."""
+    return chunks.classify_chunk(job, caps, timeout_s).to_json()
 
 
 class _ChunkSink:
@@ -75,43 +83,44 @@ class _ChunkSink:
 def validate_corpus(
     ingest: Path, wanted: dict[str, str], params: ValidateParams, out: Path, cache: WorkCache
 ) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
-    """Returns the ledger, corpus facts for stats.json, and what this run did (units
-    computed/reused, bytes read), which depends on the cache and so stays out of outputs."""
+    """Returns the ledger, corpus facts for stats.json, and what this run did (classify units
+    computed/reused as `units_*`, selection units as `select_*`, member bytes read), which
+    depends on the cache and so stays out of outputs."""
     entries = manifest.read_manifest(ingest / manifest.MANIFEST)
     missing = [e.filename for e in entries if not (ingest / e.filename).exists()]
     if missing:
         raise FileNotFoundError(f"chunks listed in the manifest are missing: {missing[:5]}")
-    by_month: dict[str, dict[str, str]] = defaultdict(dict)
-    for arxiv_id, domain in wanted.items():
-        by_month[yymm_of(arxiv_id)][arxiv_id] = domain
-    code = code_digest(__name__)
     result_params = dataclasses.replace(params, workers=0)  # workers never change a result
-    (out / PARTS).mkdir(parents=True)
-
+    code = code_digest(chunks.__name__)
     units = []
     for e in entries:
-        month = json.dumps(sorted(by_month.get(e.yymm, {}).items()))
-        digest = f"{e.md5sum}:{hashlib.sha256(month.encode()).hexdigest()}"
         job = ChunkJob(
             path=str(ingest / e.filename),
             md5=e.md5sum if params.verify_md5 else None,
-            part=str(out / PARTS / f"{chunk_stem(e.filename)}.parquet"),
+            part=str(out / _SCRATCH / f"{chunk_stem(e.filename)}.parquet"),
             yymm=e.yymm,
         )
-        key = unit_key("validate", digest, result_params, code)
-        units.append(Unit(Path(e.filename).name, key, {"part.parquet": Path(job.part)}, job))
-
-    caps = Caps(max_bytes=int(params.max_paper_mb * (1 << 20)), max_ratio=params.max_ratio)
-    run_job = functools.partial(_run_job, caps=caps, timeout_s=params.timeout_s)
-    done = run_units(
-        units,
-        run_job,
-        lambda u: [((u.source, by_month.get(u.source.yymm, {})), None)],
+        key = unit_key("validate-classify", f"{e.md5sum}:{e.yymm}", result_params, code)
+        units.append(Unit(Path(e.filename).name, key, {CLASSIFIED: Path(job.part)}, job))
+    caps = Caps(
+        max_bytes=int(params.max_paper_mb * (1 << 20)),
+        max_ratio=params.max_ratio,
+        max_member_bytes=int(params.max_member_mb * (1 << 20)),
+    )
+    todo = [u for u in units if not cache.has(u.key)]  # the others are linked only if needed
+    computed = run_units(
+        todo,
+        functools.partial(_run_job, caps=caps, timeout_s=params.timeout_s),
+        lambda u: [(u.source, None)],
         lambda u: _ChunkSink(),
         cache,
-        min(resolve_workers(params.workers), len(units)),
+        min(resolve_workers(params.workers), len(todo)),
     )
-    results = [ChunkResult.from_json(d.unit.source, d.result) for d in done]
+    (out / PARTS).mkdir(parents=True)
+    try:
+        results, select_computed = _select_all(units, computed, _by_month(wanted), out, cache)
+    finally:
+        shutil.rmtree(out / _SCRATCH, ignore_errors=True)
     ledger, duplicates = _account(results, wanted)
     extra = {
         "duplicate_members": duplicates,
@@ -119,29 +128,76 @@ def validate_corpus(
         "members_not_selected": sum(r.not_selected for r in results),
         "bad_member_names": sum(r.bad_member_names for r in results),
     }
-    run = {
-        "units_computed": sum(d.computed for d in done),
-        "units_reused": sum(not d.computed for d in done),
-        "bytes_read": sum(r.bytes_read for r, d in zip(results, done, strict=True) if d.computed),
+    run = {  # units_*: the classify units (chunks read), named as in every unit stage
+        "units_computed": len(computed),
+        "units_reused": len(units) - len(computed),
+        "select_computed": select_computed,
+        "select_reused": len(units) - select_computed,
+        "bytes_read": sum(d.result["bytes_read"] for d in computed),
     }
     return ledger, extra, run
 
 
+def _by_month(wanted: dict[str, str]) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Month -> member id -> the wanted (id, domain) pairs of that paper (its versions)."""
+    months: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for arxiv_id, domain in wanted.items():
+        months[yymm_of(arxiv_id)][strip_version(arxiv_id)].append((arxiv_id, domain))
+    return months
+
+
+def _select_all(
+    units: list[Unit],
+    computed: list[Done],
+    by_month: dict[str, dict[str, list[tuple[str, str]]]],
+    out: Path,
+    cache: WorkCache,
+) -> tuple[list[ChunkResult], int]:
+    """Each chunk's selection, in manifest order: its part linked from the cache or written
+    from its classified part. Returns the selected results and the parts written."""
+    fresh = {d.unit.key: d.result for d in computed}
+    code = code_digest(selection.__name__)
+    results, written = [], 0
+    for unit in units:
+        job: ChunkJob = unit.source
+        # a reused classify unit: only its JSON result (its part is linked if needed below)
+        data = fresh[unit.key] if unit.key in fresh else cache.link(unit.key, {})
+        classified = ChunkResult.from_json(job, data)
+        month = by_month.get(job.yymm, {})
+        pairs = sorted(p for i in set(classified.seen) for p in month.get(i, ()))
+        digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+        key = unit_key("validate-select", f"{unit.key}:{digest}", {}, code)
+        part = out / PARTS / f"{chunk_stem(job.path)}.parquet"
+        res = selection.select(classified, pairs, dataclasses.replace(job, part=str(part)))
+        if cache.has(key):
+            cache.link(key, {PART: part})
+        else:
+            if unit.key not in fresh:
+                cache.link(unit.key, {CLASSIFIED: Path(job.part)})
+            selection.write_part(job.part, part, pairs)
+            cache.put(key, {PART: part}, res.to_json())
+            written += 1
+        results.append(res)
+    return results, written
+
+
 def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger, int]:
     """Ledger in manifest order. A paper in two chunks counts once, at its first member;
-    later members are removed from their parts and counted as duplicates. A paper wanted
-    under two versions (`2402.00093v2`, `v3`) counts under one; the other is
-    `duplicate_version`, not `missing_source`."""
+    later members are removed from their parts and counted as duplicates (a second member in
+    the same chunk never was in its part). A paper wanted under two versions (`2402.00093v2`,
+    `v3`) counts under one; the other is `duplicate_version`, not `missing_source`."""
     ledger = Ledger("validate")
     seen: set[str] = set()
     duplicates = 0
     for res in results:
-        dups = set()
+        here: set[str] = set()  # counted at a member of this chunk
+        earlier, again = set(), set()  # kept here, counted before / in this chunk
         for arxiv_id, nbytes, _ in res.kept:
             if arxiv_id in seen:
-                dups.add(arxiv_id)
+                (again if arxiv_id in here else earlier).add(arxiv_id)
                 continue
             seen.add(arxiv_id)
+            here.add(arxiv_id)
             ledger.keep(arxiv_id, nbytes)
         for arxiv_id, reason, nbytes, detail in res.drops:
             if arxiv_id in seen:
@@ -149,9 +205,9 @@ def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger
                 continue
             seen.add(arxiv_id)
             ledger.drop(arxiv_id, reason, nbytes, detail)
-        if dups:
-            duplicates += len(dups)
-            _rewrite_without(Path(res.job.part), dups)
+        duplicates += len(earlier) + len(again)
+        if earlier:
+            _rewrite_without(Path(res.job.part), earlier)
     counted = {strip_version(i): i for i in seen}
     for arxiv_id in sorted(set(wanted) - seen):
         if (other := counted.get(strip_version(arxiv_id))) is not None:
@@ -163,7 +219,7 @@ def _account(results: list[ChunkResult], wanted: dict[str, str]) -> tuple[Ledger
 
 def _rewrite_without(part: Path, ids: set[str]) -> None:
     """Drop rows from a (hard-linked) part: a new file replaces the link, the cache is intact."""
-    with ParquetBatchWriter(part, SOURCES_SCHEMA) as w:
+    with ParquetBatchWriter(part, selection.SOURCES_SCHEMA) as w:
         for row in iter_parquet(part, batch_rows=64):
             if row["id"] not in ids:
                 w.write(row)

@@ -3,13 +3,16 @@
 A unit is, for one extract part, every paper's normalized text, quality signals, exact
 digest and MinHash signature, or the reason it was dropped on the way: `not_text` (binary
 junk, see `nontext`) or `timeout` (over `timeout_s`, the same per-paper limit as extract's).
-Its key is the part's sha256, the params that change it (`minhash_perm`, `shingle_words`,
-`timeout_s`) and the code this module imports (`units.code_digest`); a new month computes
-one unit, and changing a threshold recomputes none. Papers of all units to compute go
-through the unit runner's one supervised pool, and each unit is committed as it finishes.
-The global pass reads the units in chunk order and applies the
+Its key is the extract part's sha256 (`WorkCache.digest`), the params that change it
+(`minhash_perm`, `shingle_words`, `timeout_s`) and the code this module imports
+(`units.code_digest`); a new month computes one unit, and changing a threshold recomputes
+none. Papers of all units to compute go through the unit runner's one supervised pool, and
+each unit is committed as it finishes.
+The global pass reads the units in chunk order, without their text, and applies the
 thresholds, exact de-dup and near-dup (a paper is dropped when it matches an earlier kept
-one), writing one `docs.parquet`.
+one). It then writes one docs part per chunk, `<out>/parts/<chunk>.parquet`, which is a
+unit too (keyed by the chunk's unit and the rows kept): a new month writes its own part and
+links the others unchanged, so the shard stage re-encodes only the new month.
 
 >>> ledger, extra, run = normalize_corpus(extract_dir, params, 2, out, cache)  # doctest: +SKIP
 >>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
@@ -29,14 +32,14 @@ import numpy as np
 import pyarrow as pa
 
 from arxiv2lm import pool
-from arxiv2lm.io import ParquetBatchWriter, file_sha256, iter_parquet
+from arxiv2lm.io import ParquetBatchWriter, iter_parquet
 from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import NormalizeParams
 from arxiv2lm.text import nontext
 from arxiv2lm.text.minhash import NearDupIndex, signature
 from arxiv2lm.text.quality import Signals, check, normalize_doc
-from arxiv2lm.units import Unit, code_digest, run_units, unit_key
-from arxiv2lm.workcache import WorkCache, part_files
+from arxiv2lm.units import Done, Unit, code_digest, run_units, unit_key
+from arxiv2lm.workcache import PARTS, WorkCache, part_files
 
 DOCS_SCHEMA = pa.schema(
     [
@@ -62,6 +65,7 @@ UNIT_SCHEMA = pa.schema(
     ]
 )
 UNIT_FILE = "unit.parquet"
+PART_FILE = "part.parquet"
 _SIGNAL_FIELDS = [f.name for f in DOCS_SCHEMA][3:9]
 
 
@@ -134,8 +138,9 @@ def _papers(unit: Unit) -> Iterator[tuple[tuple[str, str, str], None]]:
 
 def _units(
     extract_dir: Path, params: NormalizeParams, workers: int, scratch: Path, cache: WorkCache
-) -> tuple[list[Path], int]:
-    """The unit file of every part in chunk order, and how many were computed now."""
+) -> tuple[list[Done], str]:
+    """Every part's unit in chunk order (linked into `scratch` or computed), and the code
+    digest the units were keyed with."""
     code = code_digest(__name__)
     unit_params = {
         "minhash_perm": params.minhash_perm,
@@ -145,7 +150,7 @@ def _units(
     units = [
         Unit(
             part.stem,
-            unit_key("normalize", file_sha256(part), unit_params, code),
+            unit_key("normalize", cache.digest(part), unit_params, code),
             {UNIT_FILE: scratch / f"{part.stem}.parquet"},
             part,
         )
@@ -158,52 +163,102 @@ def _units(
         timeout_s=params.timeout_s,
     )
     done = run_units(units, fn, _papers, lambda u: _UnitSink(u.outputs[UNIT_FILE]), cache, workers)
-    return [d.unit.outputs[UNIT_FILE] for d in done], sum(d.computed for d in done)
+    return done, code
+
+
+_DECIDE_COLUMNS = ["id", "bytes", "drop", "drop_detail", "digest", "minhash", *_SIGNAL_FIELDS]
+
+
+class _Decider:
+    """The global pass: thresholds, exact and near de-dup, in chunk order. Reads no text."""
+
+    def __init__(self, params: NormalizeParams) -> None:
+        self.params = params
+        self.enabled = params.near_dup_threshold < 1.0
+        self.near = NearDupIndex(params.minhash_perm, params.near_dup_threshold)
+        self.first_of: dict[str, str] = {}  # exact digest -> id of the kept paper that has it
+        self.ledger = Ledger("normalize")
+
+    def kept_rows(self, unit_file: Path) -> list[int]:
+        """Row numbers of `unit_file` that are kept; every other row goes to the ledger."""
+        kept = []
+        for i, row in enumerate(iter_parquet(unit_file, _DECIDE_COLUMNS)):
+            drop = self._drop(row)
+            if drop is None:
+                kept.append(i)
+                self.ledger.keep(row["id"], row["bytes"])
+            else:
+                self.ledger.drop(row["id"], drop.reason, row["bytes"], drop.detail)
+        return kept
+
+    def _drop(self, row: dict[str, Any]) -> Drop | None:
+        if row["drop"]:
+            return Drop(row["drop"], row["drop_detail"])
+        drop = check(Signals(**{k: row[k] for k in _SIGNAL_FIELDS}), self.params)
+        if drop is not None:
+            return drop
+        if row["digest"] in self.first_of:
+            return Drop("exact_duplicate", self.first_of[row["digest"]])
+        sig = np.frombuffer(row["minhash"], dtype="<u4")
+        match = self.near.find(sig) if self.enabled else None
+        if match is not None:
+            return Drop("near_duplicate", f"{match[0]} (jaccard {match[1]:.3f})")
+        self.first_of[row["digest"]] = row["id"]
+        if self.enabled:
+            self.near.add(row["id"], sig)
+        return None
+
+
+def _write_part(unit_file: Path, kept: list[int], dst: Path) -> int:
+    """The kept rows of a unit file as a docs part; returns how many."""
+    wanted = set(kept)
+    with ParquetBatchWriter(dst, DOCS_SCHEMA) as writer:
+        for i, row in enumerate(iter_parquet(unit_file, DOCS_SCHEMA.names, batch_rows=64)):
+            if i in wanted:
+                writer.write(row)
+    return len(kept)
 
 
 def normalize_corpus(
     extract_dir: Path, params: NormalizeParams, workers: int, out: Path, cache: WorkCache
 ) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
-    """Write `<out>/docs.parquet`; return the ledger, corpus facts for stats.json and what
-    this run did (units computed/reused), which depends on the cache and stays out of it."""
+    """Write `<out>/parts/<chunk>.parquet` (the kept papers of each chunk); return the
+    ledger, corpus facts for stats.json and what this run did (units computed/reused,
+    parts written/reused), which depends on the cache and stays out of the output.
+
+    A part is itself a unit: its key is the chunk's unit key and the rows the global pass
+    kept, so a new month writes only its own part and every other part is linked as it was
+    (its bytes, and so the shard stage's key for it, unchanged)."""
     parts = part_files(extract_dir)
     if not parts:
         raise FileNotFoundError(f"{extract_dir}/parts has no *.parquet (run extract first)")
-    near = NearDupIndex(params.minhash_perm, params.near_dup_threshold)
-    enabled = params.near_dup_threshold < 1.0
-    ledger = Ledger("normalize")
-    first_of: dict[str, str] = {}  # exact digest -> id of the kept paper that has it
+    decider = _Decider(params)
+    (out / PARTS).mkdir(parents=True)
+    written = 0
     with tempfile.TemporaryDirectory(dir=out) as scratch:
-        units, computed = _units(extract_dir, params, workers, Path(scratch), cache)
-        with ParquetBatchWriter(out / "docs.parquet", DOCS_SCHEMA) as writer:
-            for unit in units:
-                for row in iter_parquet(unit, batch_rows=64):
-                    doc_id, nbytes = row["id"], row["bytes"]
-                    if row["drop"]:
-                        ledger.drop(doc_id, row["drop"], nbytes, row["drop_detail"])
-                        continue
-                    drop = check(Signals(**{k: row[k] for k in _SIGNAL_FIELDS}), params)
-                    if drop is not None:
-                        ledger.drop(doc_id, drop.reason, nbytes, drop.detail)
-                        continue
-                    if row["digest"] in first_of:
-                        ledger.drop(doc_id, "exact_duplicate", nbytes, first_of[row["digest"]])
-                        continue
-                    sig = np.frombuffer(row["minhash"], dtype="<u4")
-                    match = near.find(sig) if enabled else None
-                    if match is not None:
-                        ledger.drop(
-                            doc_id, "near_duplicate", nbytes, f"{match[0]} (jaccard {match[1]:.3f})"
-                        )
-                        continue
-                    first_of[row["digest"]] = doc_id
-                    if enabled:
-                        near.add(doc_id, sig)
-                    ledger.keep(doc_id, nbytes)
-                    writer.write({k: row[k] for k in DOCS_SCHEMA.names})
+        done, code = _units(extract_dir, params, workers, Path(scratch), cache)
+        for d in done:
+            unit_file = d.unit.outputs[UNIT_FILE]
+            kept = decider.kept_rows(unit_file)
+            key = unit_key("normalize-part", d.unit.key, kept, code)
+            dst = out / PARTS / f"{d.unit.name}.parquet"
+            if cache.has(key):
+                cache.link(key, {PART_FILE: dst})
+                continue
+            _write_part(unit_file, kept, dst)
+            cache.put(key, {PART_FILE: dst}, {"docs": len(kept)})
+            written += 1
+    near = decider.near
     extra = {
         "parts": len(parts),
-        "near_dup": {"threshold": params.near_dup_threshold, "enabled": enabled}
-        | ({"bands": near.bands, "rows": near.rows} if enabled else {}),
+        "near_dup": {"threshold": params.near_dup_threshold, "enabled": decider.enabled}
+        | ({"bands": near.bands, "rows": near.rows} if decider.enabled else {}),
     }
-    return ledger, extra, {"units_computed": computed, "units_reused": len(parts) - computed}
+    computed = sum(d.computed for d in done)
+    run = {
+        "units_computed": computed,
+        "units_reused": len(parts) - computed,
+        "parts_written": written,
+        "parts_reused": len(parts) - written,
+    }
+    return decider.ledger, extra, run

@@ -18,11 +18,55 @@ import numpy as np
 import pandas as pd
 
 from arxiv2lm.io import read_json
-from arxiv2lm.tokens.shards import FORMAT_VERSION, dtype_for, dtype_name
+from arxiv2lm.tokens.shards import (
+    FORMAT_VERSION,
+    INDEX_SCHEMA,
+    UNITS_DIR,
+    dtype_for,
+    dtype_name,
+)
 
 
 class ShardError(ValueError):
     """A shard folder whose files disagree with its `meta.json` (or with the caller)."""
+
+
+class TokenStream:
+    """A split's unit files (memory-mapped) read as one array of N tokens: `len()` and
+    contiguous slices, which may span units (only then are tokens copied).
+
+    >>> s = TokenStream([np.arange(3), np.arange(3, 5)], np.dtype("<u2"))
+    >>> len(s), s[2:4].tolist(), s[-1]
+    (5, [2, 3], 4)
+    """
+
+    def __init__(self, files: list[np.ndarray], dtype: np.dtype) -> None:
+        self.files, self.dtype = files, np.dtype(dtype)
+        self.starts = np.cumsum([0, *(len(f) for f in files)]).astype(np.int64)  # (U + 1,)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, key: int | slice) -> Any:
+        n = len(self)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if step != 1:
+                raise ValueError("a token stream is sliced with step 1 only")
+            if stop <= start:
+                return np.zeros(0, self.dtype)
+            first = int(np.searchsorted(self.starts, start, side="right")) - 1
+            last = int(np.searchsorted(self.starts, stop, side="left"))  # units first..last-1
+            pieces = [
+                self.files[u][max(start, self.starts[u]) - self.starts[u] : stop - self.starts[u]]
+                for u in range(first, last)
+            ]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        i = int(key) + n if int(key) < 0 else int(key)
+        if not 0 <= i < n:
+            raise IndexError(f"token {key} outside a stream of {n}")
+        u = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.files[u][i - self.starts[u]]
 
 
 @dataclass
@@ -31,7 +75,7 @@ class ShardSet:
 
     dir: Path
     split: str
-    tokens: np.ndarray  # np.memmap of dtype uint16|uint32, shape (N,)
+    tokens: TokenStream  # the units' memory-mapped files as one (N,) stream
     index: pd.DataFrame  # id, domain, bucket, offset, length, bytes; in token order
     meta: dict[str, Any]
 
@@ -51,7 +95,7 @@ class ShardSet:
     def open(
         cls, shard_dir: Path, split: str, expect_tokenizer_sha256: str | None = None
     ) -> ShardSet:
-        """Open `<split>.bin` read-only after checking it against `meta.json`."""
+        """Open a split's unit files read-only after checking them against `meta.json`."""
         shard_dir = Path(shard_dir)
         meta_path = shard_dir / "meta.json"
         if not meta_path.exists():
@@ -81,21 +125,39 @@ class ShardSet:
         if split not in meta.get("splits", {}):
             raise ShardError(f"{meta_path}: no split {split!r} (has {sorted(meta['splits'])})")
         n = int(meta["splits"][split]["tokens"])
-        bin_path = shard_dir / f"{split}.bin"
-        size = bin_path.stat().st_size if bin_path.exists() else -1
-        if size != n * dtype.itemsize:
-            raise ShardError(
-                f"{bin_path}: {size} bytes, meta says {n} tokens x {dtype.itemsize} bytes"
+        files, indexes, base = [], [], 0
+        for unit in meta.get("units", []):
+            stem = shard_dir / UNITS_DIR / f"{unit['name']}.{split}"
+            m = int(unit[split]["tokens"])
+            bin_path, index_path = (
+                stem.with_name(stem.name + ".bin"),
+                stem.with_name(stem.name + ".index.parquet"),
             )
-        tokens = np.memmap(bin_path, dtype=dtype, mode="r") if n else np.zeros(0, dtype)
-        index_path = shard_dir / f"{split}.index.parquet"
-        if not index_path.exists():
-            raise ShardError(f"{index_path} does not exist (a half-written shard folder?)")
-        index = pd.read_parquet(index_path)
-        if int(index["length"].sum()) != n:
-            raise ShardError(
-                f"{split}.index.parquet covers {int(index['length'].sum())} tokens, meta says {n}"
-            )
+            size = bin_path.stat().st_size if bin_path.exists() else -1
+            if size != m * dtype.itemsize:
+                raise ShardError(
+                    f"{bin_path}: {size} bytes, meta says {m} tokens x {dtype.itemsize} bytes"
+                )
+            if not index_path.exists():
+                raise ShardError(f"{index_path} does not exist (a half-written shard folder?)")
+            part = pd.read_parquet(index_path)
+            if int(part["length"].sum()) != m:
+                raise ShardError(
+                    f"{index_path.name} covers {int(part['length'].sum())} tokens, meta says {m}"
+                )
+            part["offset"] += base  # unit offsets -> offsets in the split's stream
+            indexes.append(part)
+            if m:
+                files.append(np.memmap(bin_path, dtype=dtype, mode="r"))
+            base += m
+        if base != n:
+            raise ShardError(f"{meta_path}: units hold {base} {split} tokens, splits say {n}")
+        tokens = TokenStream(files, dtype)
+        index = (
+            pd.concat(indexes, ignore_index=True)
+            if indexes
+            else pd.DataFrame({c: [] for c in INDEX_SCHEMA.names})
+        )
         return cls(shard_dir, split, tokens, index, meta)
 
     def bytes_per_token(self, domain: str | None = None) -> float:

@@ -95,8 +95,9 @@ def report_metrics(ours: dict[str, Any], baseline: dict[str, Any] | None) -> dic
 COMPARE_FIELDS = ["series", "tokens_per_char", "tokens_per_word"]
 
 
-def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
-    """Plot rows, overall and per domain, ours beside the baseline ("math · baseline").
+def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Plot rows, overall and per domain, ours beside the baseline ("math · baseline"),
+    or ours alone when there is no baseline (a pinned tokenizer).
 
     >>> a = {"tokens_per_char": 0.25, "tokens_per_word": 1.7, "domains": {}}
     >>> [r["series"] for r in comparison_rows(a, a)]
@@ -105,6 +106,8 @@ def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any]) -> list[dict
     rows = []
     for domain in ["all", *sorted(ours["domains"])]:
         for name, res in (("project", ours), ("baseline", baseline)):
+            if res is None:
+                continue
             src = res if domain == "all" else res["domains"].get(domain)
             if src is None:
                 continue

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import sentencepiece as spm
+from google.protobuf.message import DecodeError
+from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 from arxiv2lm.io import atomic_path
 from arxiv2lm.params import TokenizerParams
@@ -180,6 +182,47 @@ def train_tokenizer(
         "train_s": round(train_s, 3),
     }
     return stats
+
+
+def pin_tokenizer(
+    model_path: Path, texts: Iterable[str], params: TokenizerParams, out_dir: Path
+) -> dict[str, Any]:
+    """Keep an already trained model instead of training one: write it into `out_dir` as
+    `train_tokenizer` would and return the same stats, with `pinned` naming its source and
+    the top-50 commands counted on `texts` (the stage passes this run's held-out papers, on
+    which the report then scores the pinned model).
+
+    >>> pin_tokenizer(Path("tokenizer-2611.model"), texts, params, out)["pinned"]  # doctest: +SKIP
+    'tokenizer-2611.model'
+    """
+    model = Path(model_path).read_bytes()
+    proto = ModelProto()
+    try:
+        proto.ParseFromString(model)
+        sp = spm.SentencePieceProcessor(model_proto=model)
+    except (DecodeError, RuntimeError) as err:
+        msg = f"tokenizer.reuse {model_path}: not a SentencePiece model ({err})"
+        raise ValueError(msg) from err
+    if sp.eos_id() < 0:
+        raise ValueError(f"tokenizer.reuse {model_path} has no EOS id to separate documents")
+    sample = bounded(texts, int(params.sample_mb * 2**20))
+    write_model(model, out_dir)
+    user = ModelProto.SentencePiece.USER_DEFINED
+    model_types = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+    return {
+        "vocab_size": sp.get_piece_size(),
+        "model_type": model_types.get(proto.trainer_spec.model_type, "unknown"),
+        "eos_id": sp.eos_id(),
+        "bos_id": sp.bos_id(),
+        "unk_id": sp.unk_id(),
+        "sample_docs": len(sample),
+        "sample_bytes": sum(len(t.encode("utf-8")) for t in sample),
+        "symbols": [p.piece for p in proto.pieces if p.type == user and p.piece != NEWLINE],
+        "top50_commands": top_symbols(count_latex_symbols(sample), 50),
+        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "pinned": str(model_path),
+        "train_s": 0.0,
+    }
 
 
 def train_baseline(texts: Iterable[str], params: TokenizerParams, num_threads: int = 1) -> bytes:
