@@ -17,6 +17,7 @@ from arxiv2lm.io import read_json
 from arxiv2lm.sources.chunks import member_id
 from arxiv2lm.sources.manifest import MANIFEST, read_manifest, write_manifest
 from arxiv2lm.sources.sample import SNAPSHOT, generate_sample
+from arxiv2lm.workcache import chunk_order
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
@@ -31,19 +32,24 @@ def _commands() -> dict[str, list[str]]:
     return {name: stages[name]["cmd"].split()[2:] for name in DATA_STAGES}
 
 
+def _latest(entries: list) -> object:
+    """The newest chunk in time order (the manifest lists 9901 after 2301)."""
+    return max(entries, key=lambda e: chunk_order(Path(e.filename).stem))
+
+
 def _mirror(full: Path, out: Path, without_last: bool) -> None:
-    """A local mirror of the generated sample, with or without its last chunk (and that
-    chunk's papers in the metadata snapshot)."""
+    """A local mirror of the generated sample, with or without its newest chunk (and that
+    chunk's papers in the metadata snapshot): the month that arrives."""
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(full, out)
     if not without_last:
         return
     entries = read_manifest(full / MANIFEST)
-    last = full / entries[-1].filename
-    with tarfile.open(last) as tar:
+    last = _latest(entries)
+    with tarfile.open(full / last.filename) as tar:
         gone = {member_id(m.name) for m in tar.getmembers()} - {None}
-    (out / entries[-1].filename).unlink()
-    write_manifest(entries[:-1], out / MANIFEST)
+    (out / last.filename).unlink()
+    write_manifest([e for e in entries if e is not last], out / MANIFEST)
     lines = (full / SNAPSHOT).read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [ln for ln in lines if json.loads(ln)["id"] not in gone]
     assert len(kept) < len(lines)
@@ -100,5 +106,5 @@ def test_a_new_month_computes_only_its_units(tmp_path: Path, monkeypatch: pytest
     new_units = {p.name: p.read_bytes() for p in (project / "data/shard/units").iterdir()}
     assert {k: new_units[k] for k in old_units} == old_units
     added = sorted(set(new_units) - set(old_units))
-    stem = Path(read_manifest(mirror / MANIFEST)[-1].filename).stem
+    stem = Path(_latest(read_manifest(mirror / MANIFEST)).filename).stem
     assert {a.split(".")[0] for a in added} == {stem}

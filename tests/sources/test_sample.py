@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 import re
 import tarfile
 import time
@@ -12,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from arxiv2lm.sources.manifest import id_from_member, md5_file, member_name, read_manifest
-from arxiv2lm.sources.sample import generate_sample
+from arxiv2lm.sources.manifest import (
+    id_from_member,
+    md5_file,
+    member_name,
+    read_manifest,
+    yymm_order,
+)
+from arxiv2lm.sources.sample import _plan, generate_sample
 
 KAGGLE_KEYS = [
     "id",
@@ -283,3 +290,39 @@ def test_manifest_content_md5_covers_member_bytes(sample):
     with tarfile.open(out / entry.filename) as tar:
         blob = b"".join(tar.extractfile(m).read() for m in tar.getmembers())
     assert entry.content_md5sum == hashlib.md5(blob).hexdigest()
+
+
+def test_ids_stay_unique_and_well_formed_at_100x():
+    """Past a month's 999 (old style), 9999 or 99999 ids, papers move on to the next month."""
+    n = 100 * 320
+    plans = _plan(random.Random(20260101), n)
+    assert len({p.id for p in plans}) == n
+    for p in plans:
+        assert re.fullmatch(r"[a-z-]+/\d{7}|\d{4}\.\d{4,5}", p.id), p.id
+        assert id_from_member(member_name(p.id)) == p.id
+        assert re.sub(r"^[a-z-]+", "", member_name(p.id)).startswith(p.yymm)
+        five = bool(re.fullmatch(r"\d{4}\.\d{5}", p.id))
+        assert five == (yymm_order(p.yymm) >= "201501")
+    months = {p.yymm for p in plans}
+    assert {"9901", "9902", "0604", "0605", "1107", "1108"} <= months  # spread, not refused
+    kinds = {k: sum(p.kind == k for p in plans) for k in ("pdf_only", "bad_gzip", "duplicate")}
+    assert kinds == {"pdf_only": 960, "bad_gzip": 320, "duplicate": 480}  # same mix
+
+
+@pytest.mark.slow
+def test_sixteen_times_the_default_sample(tmp_path):
+    summary = generate_sample(tmp_path, seed=20260101, n_papers=16 * 320, papers_per_chunk=80)
+    entries = read_manifest(tmp_path / "src/arXiv_src_manifest.xml")
+    missing = summary["counts"]["missing_source"]
+    assert missing == round(0.08 * 16 * 320)
+    assert summary["members"] == sum(e.num_items for e in entries) == 16 * 320 - missing
+    assert all(re.fullmatch(r"src/arXiv_src_\d{4}_\d{3}\.tar", e.filename) for e in entries)
+    assert len({e.filename for e in entries}) == len(entries)
+    lines = (tmp_path / "metadata/arxiv-metadata-oai-snapshot.json").read_text().splitlines()
+    assert len({json.loads(line)["id"] for line in lines}) == 16 * 320
+
+
+def test_too_many_chunks_a_month_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="papers_per_chunk 1 puts a month's .* over 999"):
+        generate_sample(tmp_path / "out", 1, 4000, 1)
+    assert not (tmp_path / "out").exists()

@@ -48,3 +48,25 @@ def test_linear_on_hostile_input(text: str) -> None:
         pool.call_with_timeout(math_spans, text, 5.0)
     except pool.ItemTimeout:
         pytest.fail(f"math_spans took over 5 s on {len(text)} chars")
+
+
+def test_spans_match_the_escape_any_character_rule_on_random_text() -> None:
+    """The escape alternative matches only `\\\\` and `\\$`; the old `\\\\.` (any escaped
+    character) gave the same spans, since every delimiter starts with `\\` or `$`."""
+    import random
+    import re
+
+    from arxiv2lm.text import mathspan
+
+    old_alternatives = [r"\\." if a == r"\\[\\$]" else a for a in mathspan._DELIMITER_ALTERNATIVES]
+    old = re.compile("|".join(old_alternatives), re.DOTALL)
+    rng = random.Random(0)
+    pieces = ["\\", "$", "(", ")", "[", "]", "{", "}", "x", " ", "\\begin{align}", "\\end{align}"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        new_spans = math_spans(text)
+        mathspan.DELIMITER, saved = old, mathspan.DELIMITER
+        try:
+            assert math_spans(text) == new_spans, text
+        finally:
+            mathspan.DELIMITER = saved

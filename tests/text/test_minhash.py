@@ -1,5 +1,6 @@
 """MinHash near-dup: versions are found, papers of one template are not, and it is stable."""
 
+import hashlib
 import random
 
 import numpy as np
@@ -91,3 +92,72 @@ def test_index_finds_version_not_template_sibling():
     match = idx.find(revised)
     assert match is not None and match[0] == "2301.00001" and match[1] >= 0.8
     assert idx.find(paper) == ("2301.00001", 1.0)
+
+
+# sha256 of the little-endian signature (perm=128, 5-word shingles) and shingle-hash bytes,
+# computed with the code before the dict/block speed-up: optimisations must stay bit-identical.
+PINNED = {
+    "A fixed sentence about compact manifolds and their $\\lambda_1$ bounds. " * 3: (
+        "97fe1374fb5e9e9c9007a94effadccfa6392693f4faf19d267d537cd77201229",
+        "1597e162e2179c8e2c4841aba245e09017c0dc95d7128a460196eca8296f4d6d",
+    ),
+    "Ünïcödé wörds — naïve café, Straße ΣΑΣ İstanbul ﬁnal $\\alpha$ 数学 の 定理 ✓": (
+        "fc193ade86cfcb6906ee04a6b75b9969e2001130fa25261e8b528b777bd22f4e",
+        "a8a4e419eaac89f6230f706a37f701bae66c1a96e322392a59e4adafa6466456",
+    ),
+    "": (
+        "9f56cda75fefeab90f6fa5d5ddc9601544b121732c5ecccab32e631060453a5d",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ),
+    " ".join(f"w{(i * 7919) % 5003}" for i in range(6000)): (  # more shingles than one block
+        "60f6965f1ca1f0ed2bb161c1c57598945ef1789e323c812c0bd759f1e695683c",
+        "df07f0aa2268e9d4f208571cf77c701254c9203fdeed33a261ce2a7c4d7de642",
+    ),
+}
+
+
+@pytest.mark.parametrize("text", list(PINNED), ids=["ascii", "non_ascii", "empty", "long"])
+def test_signature_bytes_pinned(text: str) -> None:
+    sig_sha, shingle_sha = PINNED[text]
+    sig = signature(text, 128, 5).astype("<u4").tobytes()
+    assert hashlib.sha256(sig).hexdigest() == sig_sha
+    shingles = shingle_hashes(text, 5).astype("<u8").tobytes()
+    assert hashlib.sha256(shingles).hexdigest() == shingle_sha
+
+
+def _lsh_reference(
+    kept: list[tuple[str, np.ndarray]], sig: np.ndarray, bands: int, rows: int
+) -> tuple[str, float] | None:
+    """The index's contract by brute force: among kept papers sharing a whole band with
+    `sig`, the most similar at or above 0.8, the earliest on a tie."""
+    best = None
+    for doc_id, other in kept:
+        shared = any(
+            np.array_equal(sig[b * rows : (b + 1) * rows], other[b * rows : (b + 1) * rows])
+            for b in range(bands)
+        )
+        j = jaccard(sig, other)
+        if shared and j >= 0.8 and (best is None or j > best[1]):
+            best = (doc_id, j)
+    return best
+
+
+def test_index_equals_brute_force_with_shared_buckets(monkeypatch):
+    # values from {0, 1}: many papers share a band (buckets of several), ties are common;
+    # blocks of 7 signatures, so the store spans many blocks
+    monkeypatch.setattr(NearDupIndex, "BLOCK_ROWS", 7)
+    rng = np.random.default_rng(3)
+    idx = NearDupIndex(16, 0.8)
+    bands, rows = idx.bands, idx.rows
+    kept: list[tuple[str, np.ndarray]] = []
+    for n in range(300):
+        sig = rng.integers(0, 2, size=16, dtype=np.uint32)
+        if n % 3 and kept:  # a version of an earlier paper
+            sig = kept[rng.integers(len(kept))][1].copy()
+            sig[rng.integers(16)] ^= 1
+        assert idx.find(sig) == _lsh_reference(kept, sig, bands, rows)
+        if idx.find(sig) is None:
+            idx.add(f"p{n}", sig)
+            kept.append((f"p{n}", sig))
+    assert len(idx._blocks) == -(-len(kept) // 7) > 3
+    assert any(isinstance(held, list) for bucket in idx._buckets for held in bucket.values())

@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 from arxiv2lm.io import iter_parquet, read_json
-from arxiv2lm.workcache import iter_parts
 from arxiv2lm.sources.sample_text import Grammar
 from arxiv2lm.text import corpus, quality
 from arxiv2lm.text.normalize import normalize_text
+from arxiv2lm.workcache import iter_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +59,16 @@ def _run(root: Path, cache: bool = True) -> dict:
     return read_json(root / "work/normalize/last_run.json") if cache else {}
 
 
+def _did(computed: int, reused: int, written: int, linked: int) -> dict[str, int]:
+    """A run's record: units computed / reused, parts written / linked from the cache."""
+    return {
+        "units_computed": computed,
+        "units_reused": reused,
+        "parts_written": written,
+        "parts_reused": linked,
+    }
+
+
 def _bytes(root: Path) -> dict[str, bytes]:
     out = root / "normalize"
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.*"))}
@@ -83,7 +93,7 @@ def project(tmp_path, monkeypatch) -> Path:
 
 def test_drops_and_order(project):
     run = _run(project)
-    assert run == {"units_computed": 3, "units_reused": 0, "parts_written": 3, "parts_reused": 0}
+    assert run == _did(3, 0, 3, 0)
     out = list(iter_parts(project / "normalize"))
     assert [r["id"] for r in out] == ["c", "a", "b"]
     text = normalize_text(" ".join(A))
@@ -108,14 +118,14 @@ def test_drops_and_order(project):
 def test_units_reused_and_outputs_byte_identical(project):
     _run(project)
     first = _bytes(project)
-    assert _run(project) == {"units_computed": 0, "units_reused": 3, "parts_written": 0, "parts_reused": 3}
+    assert _run(project) == _did(0, 3, 0, 3)
     assert _bytes(project) == first
     _run(project, cache=False)  # units computed afresh give the same bytes
     assert _bytes(project) == first
 
     _part(project, "arXiv_src_2303_001", [("d", " ".join(D))])
     before = _bytes(project)
-    assert _run(project) == {"units_computed": 1, "units_reused": 3, "parts_written": 1, "parts_reused": 3}  # a new month writes its part only
+    assert _run(project) == _did(1, 3, 1, 3)  # a new month writes its part only
     after = _bytes(project)
     assert {k: after[k] for k in before if k.startswith("parts/")} == {
         k: v for k, v in before.items() if k.startswith("parts/")
@@ -130,7 +140,7 @@ def test_units_reused_and_outputs_byte_identical(project):
     assert reasons["b"] == "too_short"
 
     _set(project, shingle_words=4)  # changes every signature: every unit again
-    assert _run(project) == {"units_computed": 4, "units_reused": 0, "parts_written": 4, "parts_reused": 0}
+    assert _run(project) == _did(4, 0, 4, 0)
 
 
 def test_threshold_one_disables_near_dup(project):
@@ -232,9 +242,9 @@ def test_a_paper_over_the_time_limit_is_dropped(project):
 
 def test_timeout_is_part_of_the_unit_key(project):
     _run(project)
-    assert _run(project) == {"units_computed": 0, "units_reused": 3, "parts_written": 0, "parts_reused": 3}
+    assert _run(project) == _did(0, 3, 0, 3)
     _set(project, timeout_s=60)  # a longer limit may keep a paper that timed out
-    assert _run(project) == {"units_computed": 3, "units_reused": 0, "parts_written": 3, "parts_reused": 0}
+    assert _run(project) == _did(3, 0, 3, 0)
 
 
 def test_negative_timeout_stops_before_work(project):

@@ -103,7 +103,8 @@ def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Pa
     for s, w in writers.items():
         splits[s] = w.close()
     sha = file_sha256(tok_dir / "tokenizer.model")
-    write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, [{"name": "all", "splits": splits}]))
+    index = [{"name": "all", "splits": splits}]  # one unit: the whole corpus
+    write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, index))
     return shard_dir, tok_dir
 
 

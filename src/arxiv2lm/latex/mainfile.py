@@ -173,9 +173,9 @@ def find_main(
     top, ignored = _readme_main(readmes or {})
     if top and top in texts:
         return top, "readme_toplevel"
-    tex = {
-        p: t
-        for p, t in texts.items()
+    tex = {  # by key: `texts` may strip a file (a .cls, a .bbl) only when it is read
+        p: texts[p]
+        for p in texts
         if is_tex(p) and p not in ignored and not raw.get(p, "").lstrip().startswith("%auto-ignore")
     }
     if not tex:

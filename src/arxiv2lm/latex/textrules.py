@@ -112,14 +112,30 @@ THEOREM_DEFAULTS: dict[str, tuple[str, bool]] = {
     "claim": ("Claim", True),
 }  # fmt: skip
 
-_LIGATURES = re.compile("|".join(["---", "--", "``", "''", "`", "~", "[{}]", "[ \t]+\n"]))
-_LIG_MAP = {"---": "—", "--": "–", "``": "“", "''": "”", "`": "‘", "~": " ", "{": "", "}": ""}
+# (TeX, text) replaced in this order, which is the order the old one-regex alternation
+# `---|--|``|''|`|~|[{}]` tried at each position: its chars are disjoint, so chained
+# `str.replace` (in C, 10x faster than a regex with a callback per match) gives its text.
+LIGATURES: list[tuple[str, str]] = [
+    ("---", "—"),
+    ("--", "–"),
+    ("``", "“"),
+    ("''", "”"),
+    ("`", "‘"),
+    ("~", " "),
+    ("{", ""),
+    ("}", ""),
+]
 _BLANKS = re.compile(r"\n\s*\n\s*\n+")
-_LINE_START = re.compile(r"^[ \t]+", re.M)
 
 
 def finish(text: str) -> str:
     """Ligatures, ties and bare braces of converted text (math is still a placeholder)."""
-    text = _LIGATURES.sub(lambda m: _LIG_MAP.get(m.group(0), "\n"), text)
+    # blanks before a newline go first, from the text as it came: the space a `~` becomes
+    # below, or blanks a brace stood between, stay
+    lines = text.split("\n")
+    text = "\n".join([*(line.rstrip(" \t") for line in lines[:-1]), lines[-1]])
+    for tex, out in LIGATURES:
+        text = text.replace(tex, out)
     text = text.replace(LBRACE, "{").replace(RBRACE, "}").replace(TILDE, "~")
-    return _BLANKS.sub("\n\n", _LINE_START.sub("", text))
+    text = "\n".join([line.lstrip(" \t") for line in text.split("\n")])
+    return _BLANKS.sub("\n\n", text)

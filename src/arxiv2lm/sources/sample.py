@@ -19,6 +19,7 @@ import json
 import random
 import tarfile
 import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +48,10 @@ SPECIAL = {
 }
 PROJECT_SHARE = 0.6  # normal papers shipped as tar.gz projects; the rest as one .tex
 # (yymm, weight): 9901 and 0604 use old-style ids, 1107 4-digit, later 5-digit numbers;
-# few months, so that the default 320 papers fill more than one 80-member chunk a month
+# few months, so that the default 320 papers fill more than one 80-member chunk a month.
+# A month whose ids run out passes its next papers on to the month after (`_assign`).
 MONTHS = [("9901", 1.0), ("0604", 0.5), ("1107", 1.0), ("2105", 1.5), ("2301", 2.0)]
+MAX_CHUNKS = 999  # a month's chunks are numbered NNN in arXiv_src_YYMM_NNN.tar
 CATEGORIES = {
     "math": ["math.AG", "math.NT", "math.PR", "math.AP", "math.CO", "math-ph"],
     "cs": ["cs.LG", "cs.DS", "cs.CL", "cs.DC", "stat.ML"],
@@ -113,6 +116,26 @@ def _old_style(yymm: str) -> bool:
     return yymm_order(yymm) < "200704"
 
 
+def _assign(
+    counters: dict[tuple[str, str], int], yymm: str, archive: str, step: int
+) -> tuple[str, str]:
+    """The month and id of a paper drawn for `yymm`, ids climbing by `step` per month (and
+    old-style archive); a month out of ids (999, 9999 before 2015, 99999) passes it on.
+
+    >>> _assign({("9912", "math"): 998}, "9912", "math", 3)
+    ('0001', 'math/0001003')
+    """
+    while True:
+        old = _old_style(yymm)
+        digits = 3 if old else 5 if yymm_order(yymm) >= "201501" else 4
+        key = (yymm, archive if old else "")
+        number = counters.get(key, 0) + step
+        if number < 10**digits:
+            counters[key] = number
+            return yymm, f"{archive}/{yymm}{number:03d}" if old else f"{yymm}.{number:0{digits}d}"
+        yymm = f"{_month(yymm) + timedelta(days=31):%y%m}"
+
+
 def _rfc(t: datetime) -> str:
     return f"{DAYS[t.weekday()]}, {t.day} {MONS[t.month - 1]} {t.year} {t:%H:%M:%S} GMT"
 
@@ -129,17 +152,10 @@ def _plan(rng: random.Random, n: int) -> list[_Plan]:
     for i, (kind, yymm) in enumerate(zip(kinds, months, strict=True)):
         domain = ["math", "cs", "physics"][i % 3]
         group = "off" if kind == "off_domain" else domain
-        old = _old_style(yymm)
-        key = (yymm, rng.choice(OLD_ARCHIVES[group]) if old else "")
-        counters[key] = counters.get(key, 0) + rng.randint(1, 8)
-        digits = 3 if old else 5 if yymm >= "1501" else 4
-        if counters[key] >= 10**digits:
-            raise ValueError(f"n_papers {n} overflows the {digits}-digit ids of {yymm}")
-        number = f"{counters[key]:0{digits}d}"
-        arxiv_id = f"{key[1]}/{yymm}{number}" if old else f"{yymm}.{number}"
+        archive = rng.choice(OLD_ARCHIVES[group]) if _old_style(yymm) else ""
+        yymm, arxiv_id = _assign(counters, yymm, archive, rng.randint(1, 8))
         cats = rng.sample(CATEGORIES[group], rng.choice([1, 1, 2]))
-        if old and group != "off":  # old-style archive is the primary category
-            archive = arxiv_id.split("/")[0]
+        if "/" in arxiv_id and group != "off":  # old-style archive is the primary category
             primary = next((c for c in CATEGORIES[group] if c.split(".")[0] == archive), archive)
             cats = [primary] + [c for c in cats if c != primary][:1]
         plans.append(_Plan(arxiv_id, yymm, domain, kind, " ".join(cats), arxiv_id))
@@ -220,6 +236,12 @@ def generate_sample(out_dir: Path, seed: int, n_papers: int, papers_per_chunk: i
     rng = random.Random(seed)
     plans = _plan(rng, n_papers)
     plans.sort(key=lambda p: (p.yymm, member_name(p.id)))
+    most = max(Counter(p.yymm for p in plans if p.kind != "missing_source").values())
+    if most > MAX_CHUNKS * papers_per_chunk:
+        raise ValueError(
+            f"papers_per_chunk {papers_per_chunk} puts a month's {most} members in over "
+            f"{MAX_CHUNKS} chunks; raise it"
+        )
     ids: dict[str, list[str]] = {}
     members: dict[str, dict[str, bytes]] = {}
     (out_dir / SNAPSHOT).parent.mkdir(parents=True, exist_ok=True)

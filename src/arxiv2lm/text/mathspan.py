@@ -36,7 +36,9 @@ _DELIMITER_ALTERNATIVES = [
     r"\\\]",  # \]
     rf"\\begin\{{(?:{_ENV})\*?\}}",  # \begin{equation*}
     rf"\\end\{{(?:{_ENV})\*?\}}",  # \end{equation*}
-    r"\\.",  # an escape: \$, \\, \{ ... (no delimiter)
+    # An escape, never a delimiter: only `\\` and `\$` can hide one (every delimiter starts
+    # with `\` or `$`), so other escapes (`\{`) need no match of their own.
+    r"\\[\\$]",
     r"\$\$",  # $$
     r"\$",  # $
 ]

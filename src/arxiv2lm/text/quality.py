@@ -12,6 +12,7 @@ control words left outside math per char; `alpha_ratio`: letters per non-space c
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import asdict, dataclass
 
 from arxiv2lm.ledger import Drop
@@ -20,7 +21,8 @@ from arxiv2lm.text.mathspan import math_spans
 from arxiv2lm.text.normalize import normalize_text, text_hash
 
 _COMMAND = re.compile(r"\\[A-Za-z]+")
-_WORD = re.compile(r"\S+")
+_ASCII = bytes(range(128))
+_ASCII_LETTERS = string.ascii_letters.encode()  # the only ASCII chars that are `isalpha`
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,32 @@ def signals(text: str) -> Signals:
     prose = " ".join(pieces)
     commands = len(_COMMAND.findall(prose))
     nonspace = n - sum(text.count(c) for c in " \n\t")
-    alpha = sum(1 for c in text if c.isalpha())
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    lines = [s for ln in text.split("\n") if (s := ln.strip())]
     dup = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0
     return Signals(
         chars=n,
-        words=len(_WORD.findall(text)),
+        words=len(text.split()),  # str.split's whitespace is regex `\s`: the runs of `\S+`
         math_fraction=math_chars / n if n else 0.0,
         command_density=commands / n if n else 0.0,
-        alpha_ratio=alpha / nonspace if nonspace else 0.0,
+        alpha_ratio=alpha_count(text) / nonspace if nonspace else 0.0,
         dup_line_fraction=dup,
     )
+
+
+def alpha_count(text: str) -> int:
+    """Chars of `text` that are `str.isalpha`, counted in C on its UTF-8 bytes: ASCII letters
+    by deleting them, and the non-ASCII chars (their bytes are all >= 0x80, so deleting the
+    ASCII bytes leaves exactly them) one by one; ~10x faster than a per-char loop.
+
+    >>> alpha_count("Café $x_1$ αβ 数")
+    8
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    ascii_alpha = len(data) - len(data.translate(None, _ASCII_LETTERS))
+    if len(data) == len(text):  # all ASCII
+        return ascii_alpha
+    rest = data.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+    return ascii_alpha + sum(map(str.isalpha, rest))
 
 
 def check(s: Signals, p: NormalizeParams) -> Drop | None:
