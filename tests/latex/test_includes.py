@@ -89,3 +89,81 @@ def test_include_past_the_depth_cap_is_neither_resolved_nor_missing():
              "f3.tex": "3"}  # fmt: skip
     r = run(files, depth=1)
     assert (r.text, r.resolved, r.missing) == ("01", 1, 0)
+
+
+@pytest.mark.parametrize(
+    "definition",
+    ["\\newcommand{\\sect}[1]{\\input{parts/#1}}", "\\newcommand\\sect[1]{\\input{parts/#1}}",
+     "\\newcommand*{\\sect}[1]{\\input{parts/#1}}", "\\renewcommand{\\sect}[1]{\\input{parts/#1}}",
+     "\\providecommand{\\sect}[1]{\\input{parts/#1}}",
+     "\\DeclareRobustCommand{\\sect}[1]{\\input{parts/#1}}", "\\def\\sect#1{\\input{parts/#1}}",
+     "\\gdef\\sect#1{\\include{parts/#1}}", "\\edef\\sect#1{\\subfile{parts/#1}}"],
+)  # fmt: skip
+def test_each_include_macro_definition_form_is_followed(definition):
+    r = run({"main.tex": definition + " A \\sect{intro} C", "parts/intro.tex": "BODY"})
+    assert (r.text.split(" A ")[1], r.resolved, r.missing) == ("BODY C", 1, 0)
+
+
+def test_include_macro_defined_in_an_included_file():
+    files = {"main.tex": "\\input{common}[\\myinput{a}][\\myinput{b}]", "a.tex": "A",
+             "common.tex": "\\newcommand{\\myinput}[1]{\\input{#1}}", "b.tex": "B"}  # fmt: skip
+    r = run(files)
+    assert r.text.endswith("[A][B]") and (r.resolved, r.missing) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    "head",
+    ["\\newcommand{\\content}", "\\renewcommand{\\content}", "\\providecommand\\content",
+     "\\DeclareRobustCommand{\\content}", "\\def\\content", "\\xdef\\content"],
+)  # fmt: skip
+def test_include_macro_without_arguments_is_followed_but_not_its_definition(head):
+    # the body's own `\\input{body}` is inlined too (harmless: the macro then gives B)
+    r = run({"main.tex": head + "{\\input{body}}[\\content]", "body.tex": "B"})
+    assert r.text == head + "{B}[B]"
+
+
+def test_let_of_an_include_macro_is_no_use_of_it():
+    main = "\\newcommand{\\content}{\\input{body}}\\let\\content\\relax"
+    assert run({"main.tex": main, "body.tex": "B"}).text.endswith("\\let\\content\\relax")
+
+
+def test_include_macro_keeps_the_rest_of_its_body():
+    d = "\\newcommand{\\part}[2]{\\section{#2}\\input{s/#1}}"
+    r = run({"main.tex": d + "\\part{a}{Intro}", "s/a.tex": "A"})
+    assert r.text == d + "\\section{Intro}A"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["\\ifdefined\\x \\input{../#1} \\else \\input{#1} \\fi",
+     "\\ifx\\a\\b\\input{#1}\\else\\input{../#1}\\fi",
+     "\\ifthenelse{\\boolean{x}}{\\input{../#1}}{\\input{#1}}"],
+)  # fmt: skip
+def test_conditional_include_macro_inlines_the_file_that_exists_and_no_conditional(body):
+    d = "\\newcommand{\\myinput}[1]{" + body + "}"
+    r = run({"main.tex": d + "[\\myinput{a}]", "a.tex": "AAA"})
+    assert (r.text.split("}[")[-1], r.resolved, r.missing) == ("AAA]", 1, 0)
+
+
+def test_conditional_include_macro_with_no_file_counts_one_missing():
+    d = "\\newcommand{\\myinput}[1]{\\ifdefined\\x \\input{../#1}\\else\\input{#1}\\fi}"
+    r = run({"main.tex": d + "[\\myinput{a}]"})
+    assert (r.text.endswith("}[]"), r.resolved, r.missing) == (True, 0, 1)
+
+
+def test_include_macro_without_conditional_inlines_every_file():
+    d = "\\newcommand{\\both}[1]{\\input{#1/text}\\input{#1/figs}}"
+    r = run({"main.tex": d + "[\\both{ch}]", "ch/text.tex": "T", "ch/figs.tex": "F"})
+    assert r.text.endswith("}[TF]") and r.resolved == 2
+
+
+def test_macro_parameter_in_an_include_is_neither_a_file_nor_missing():
+    d = "\\def\\inp#1{\\input{#1}}"
+    r = run({"main.tex": d})
+    assert (r.text, r.resolved, r.missing) == (d, 0, 0)
+
+
+def test_include_macro_that_calls_itself_terminates():
+    d = "\\newcommand{\\loop}[1]{\\loop{#1}\\input{#1}}"
+    r = run({"main.tex": d + "\\loop{a}", "a.tex": "A"})
+    assert r.text.endswith("\\loop{a}A")

@@ -84,7 +84,7 @@ def test_word_after_expansion_does_not_glue():
 
 def test_providecommand_does_not_override():
     assert (
-        ex("\\newcommand{\\R}{A}\\providecommand{\\R}{B}\\providecommand{\\S}{C}", "\\R\\S") == "AC"
+        ex("\\newcommand{\\R}{A}\\providecommand{\\R}{B}\\providecommand{\\Q}{C}", "\\R\\Q") == "AC"
     )
 
 

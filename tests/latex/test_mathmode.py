@@ -77,3 +77,73 @@ def test_listing_options_dropped():
 
 def test_dollar_nested_in_text_inside_math():
     assert protect("$a \\text{ if $b$ } c$ d")[1] == ["$a \\text{ if $b$ } c$"]
+
+
+@pytest.mark.parametrize(
+    "src,out",
+    [
+        ("\\begin{mathpar}\\inferrule{a}{b} \\and \\inferrule{c}{d}\n\n e\\end{mathpar}",
+         "\n$$\\begin{gathered}\\inferrule{a}{b} \\quad  \\inferrule{c}{d}\\\\ e"
+         "\\end{gathered}$$\n"),
+        ("\\begin{dmath}[label={eq:x}]x=1\\end{dmath}", "\n$$x=1$$\n"),
+        ("\\begin{dmath*}x=1\\end{dmath*}", "\n$$x=1$$\n"),
+        ("\\begin{dseries}x,y\\end{dseries}", "\n$$x,y$$\n"),
+        ("\\begin{darray}{rcl}a&=&b\\end{darray}", "\n$$\\begin{aligned}a&=&b\\end{aligned}$$\n"),
+        ("\\begin{empheq}[left=\\empheqlbrace]{align}a&=b\\\\c&=d\\end{empheq}",
+         "\n$$\\begin{aligned}a&=b\\\\c&=d\\end{aligned}$$\n"),
+        ("\\begin{empheq}[box=\\fbox]{alignat=2}a&=b\\end{empheq}",
+         "\n$$\\begin{aligned}a&=b\\end{aligned}$$\n"),
+        ("\\begin{empheq}{gather*}a\\end{empheq}", "\n$$\\begin{gathered}a\\end{gathered}$$\n"),
+        ("\\begin{IEEEeqnarray}{rCl}a&=&b\\IEEEnonumber\\\\c&=&d\\IEEEyesnumber\\end{IEEEeqnarray}",
+         "\n$$\\begin{aligned}a&=&b\\\\c&=&d\\end{aligned}$$\n"),
+        ("\\begin{IEEEeqnarray*}[\\IEEEeqnarraystrutmode]{rCl}a&=&b\\IEEEeqnarraynumspace"
+         "\\end{IEEEeqnarray*}", "\n$$\\begin{aligned}a&=&b\\end{aligned}$$\n"),
+        ("\\begin{xxalignat}{2}a&=b\\end{xxalignat}", "\n$$\\begin{aligned}a&=b\\end{aligned}$$\n"),
+        ("\\begin{flalign*}a&=b\\end{flalign*}", "\n$$\\begin{aligned}a&=b\\end{aligned}$$\n"),
+        ("\\begin{numcases}{f(x)=}1 & x>0\\\\0 & x\\le0\\end{numcases}",
+         "\n$$f(x)= \\begin{cases}1 & x>0\\\\0 & x\\le0\\end{cases}$$\n"),
+        ("\\begin{subnumcases}{g=}1 & a\\end{subnumcases}",
+         "\n$$g= \\begin{cases}1 & a\\end{cases}$$\n"),
+        ("\\begin{maxi!}|s|{x}{f(x)}{\\label{p}}{}\\addConstraint{g(x)}{\\le 0}{\\label{c}}"
+         "\\addConstraint{x}{\\ge 1}\\end{maxi!}",
+         "\n$$\\begin{aligned}\\max_{x} \\quad & f(x) \\\\ \\text{s.t.} \\quad & g(x) \\le 0  "
+         "\\\\ & x \\ge 1\\end{aligned}$$\n"),
+        ("\\begin{mini}{w}{h(w)}{}{}\\end{mini}", "\n$$\\begin{aligned}\\min_{w} \\quad & h(w)"
+         "\\end{aligned}$$\n"),
+        ("\\begin{argmini*}{w}{h}{}{}\\end{argmini*}",
+         "\n$$\\begin{aligned}\\arg\\min_{w} \\quad & h\\end{aligned}$$\n"),
+        ("\\begin{argmaxi}{w}{h}{}{}\\end{argmaxi}",
+         "\n$$\\begin{aligned}\\arg\\max_{w} \\quad & h\\end{aligned}$$\n"),
+    ],
+)  # fmt: skip
+def test_package_math_environments(src, out):
+    assert conv(src) == out
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "\\begin{subequations}\\label{s}\\begin{align}a&=b\\end{align}\\end{subequations}",
+        "\\begin{theorem}Let \\[x=1\\] hold.\\end{theorem}",
+        "\\begin{itemize}\\item Let \\[x=1\\] hold.\\end{itemize}",
+        "A\\footnote{B \\[x=1\\] C} D",
+        "\\begin{center}\\[x=1\\]\\end{center}",
+        "\\begin{dgroup}\\begin{dmath}x=1\\end{dmath}\\end{dgroup}",
+    ],
+)
+def test_display_math_inside_other_environments_stays_math(src):
+    from arxiv2lm.latex.totext import to_text
+
+    out = to_text("\\begin{document}" + src + "\\end{document}")
+    math = out[out.index("$$") : out.rindex("$$") + 2]
+    assert math in ("$$x=1$$", "$$\\begin{aligned}a&=b\\end{aligned}$$"), out
+    assert "\\begin" not in out.replace(math, "") and "\\[" not in out
+
+
+@pytest.mark.parametrize(
+    "src,code",
+    [("\\lstinline|a $b|", "a $b"), ("\\lstinline[language=C]{x--y}", "x--y"),
+     ("\\lstinline!z!", "z"), ("\\Verb|$q|", "$q"), ("\\Verb[commandchars=\\\\\\{\\}]+k+", "k")],
+)  # fmt: skip
+def test_each_inline_code_form_is_verbatim(src, code):
+    assert protect("see " + src + " now")[1] == [code]

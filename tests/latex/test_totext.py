@@ -98,6 +98,11 @@ def test_lists_as_lines():
     assert [ln.split() for ln in out.splitlines()] == [["-", "One"], ["-", "(b)", "Two"]]
 
 
+def test_list_items_start_with_one_space():
+    out = body("\\begin{itemize}\\item  One\\item[(b)]  Two\\item[]Three\\end{itemize}")
+    assert out.splitlines() == ["- One", "- (b) Two", "- Three"]
+
+
 def test_bibliography_dropped_or_kept():
     src = "Text.\\begin{thebibliography}{9}\\bibitem{a} A. Author.\\end{thebibliography}"
     assert body(src) == "Text."

@@ -3,8 +3,9 @@
 `%` starts a comment unless escaped (`\\%`); the comment eats its newline, so a line ending
 in `%` joins the next one (and the next line's leading blanks, as TeX skips them). A line that
 is only a comment disappears with its newline. `comment` environments and `\\iffalse...\\fi`
-blocks (nesting-aware) are removed; verbatim-like environments, `\\verb|..|` and `\\url{..}`
-keep their `%`.
+blocks are removed (`conditionals.strip_literal`: nesting-aware; a block that holds an `\\ifX`
+declared in another file is left to the whole-document pass); verbatim-like environments,
+`\\verb|..|` and `\\url{..}` keep their `%`.
 
 >>> strip_comments("50\\\\% of cases% note\\nmore")
 '50\\\\% of casesmore'
@@ -31,16 +32,6 @@ _LINE_TOKENS = re.compile(
 # for a line without `\verb`: Python 3.11's re fails on a backreference inside `*+`.
 _COMMENT_START = re.compile(r"(?:[^\\%]++|\\(?:url|href|path)\{[^}\n]*\}|\\.)*+%")
 _COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?(?:\\end\{comment\}|\Z)", re.S)
-# \iffalse ... \fi with nesting: count \if<word> (not \iff, \ifthenelse) against \fi.
-_IF_TOKENS = re.compile(
-    "|".join(
-        [
-            r"\\iffalse(?![A-Za-z@])",
-            r"\\if(?!f(?![A-Za-z@])|thenelse(?![A-Za-z@]))[A-Za-z@]*",
-            r"\\fi(?![A-Za-z@])",
-        ]
-    )
-)
 
 
 def _comment_start(line: str) -> int:
@@ -97,34 +88,12 @@ def _strip_lines(text: str) -> str:
     return result[:-1] if not joining and result.endswith("\n") else result
 
 
-def _strip_iffalse(text: str) -> str:
-    if "\\iffalse" not in text:
-        return text
-    out: list[str] = []
-    pos = 0
-    depth = 0
-    for m in _IF_TOKENS.finditer(text):
-        tok = m.group(0)
-        if depth == 0:
-            if tok == "\\iffalse":
-                out.append(text[pos : m.start()])
-                depth = 1
-            continue
-        if tok == "\\fi":
-            depth -= 1
-            if depth == 0:
-                pos = m.end()
-        else:
-            depth += 1
-    if depth:  # unterminated: TeX would skip to the end of the file
-        return "".join(out)
-    out.append(text[pos:])
-    return "".join(out)
-
-
 def strip_comments(text: str) -> str:
     """Remove `%` comments, comment environments and `\\iffalse` blocks from TeX source."""
+    # here, not at the top: conditionals reads VERBATIM_ENVS from this module
+    from arxiv2lm.latex.conditionals import strip_literal
+
     text = _strip_lines(text) if "%" in text else text
     if "\\begin{comment}" in text:
         text = _COMMENT_ENV.sub("", text)
-    return _strip_iffalse(text)
+    return strip_literal(text)

@@ -54,7 +54,8 @@ class _UnitSink:
         unit["kept"].append((paper_id, nbytes))
         for key, value in (("main_rules", res.main_rule), ("encodings", res.encoding)):
             unit[key][value] = unit[key].get(value, 0) + 1
-        for key in ("inputs_resolved", "inputs_missing", "macros_defined", "chars_out"):
+        counted = ("inputs_resolved", "inputs_missing", "macros_defined", "chars_out")
+        for key in (*counted, "figures_uncaptioned"):
             unit["totals"][key] = unit["totals"].get(key, 0) + getattr(res, key)
         unit["totals"]["expansions_capped"] = unit["totals"].get("expansions_capped", 0) + int(
             res.expansions_capped

@@ -1,12 +1,22 @@
-"""Collect a paper's own macro definitions and expand their uses.
+"""Collect a paper's own macro definitions (expanded by `expansion.expand`).
 
-Collected (from comment-free text): `\\newcommand`, `\\renewcommand`, `\\providecommand`,
-`\\DeclareRobustCommand` (starred, `[n]` args, `[default]` first arg), `\\def` / `\\gdef` with
-undelimited `#1#2` parameters, `\\let\\a\\b` / `\\let\\a=\\b`, `\\DeclareMathOperator` (->
-`\\operatorname{..}`, starred -> `\\operatorname*`), `\\newenvironment` / `\\renewenvironment`.
-Uses are found with one regex for control words plus a dict lookup, so `\\R` never touches
-`\\Rightarrow`. Structural commands (sections, cite, ref, ...) are never redefined, and bodies
-with `@` (package internals) are skipped.
+Collected (from comment-free text):
+- `\\newcommand`, `\\renewcommand`, `\\providecommand` (only if undefined: not collected
+  before, and not a command the converter knows, like `\\text`),
+  `\\DeclareRobustCommand`: starred, `[n]` args, `[default]` first arg;
+- `\\def` / `\\gdef` / `\\edef` / `\\xdef` (with `\\long`, `\\global`, `\\protected` before),
+  undelimited `#1#2` or delimited parameters (`\\def\\foo#1.{..}` reads up to the `.`);
+- `\\let\\a\\b`, `\\let\\a=\\b`, `\\NewCommandCopy\\a\\b`;
+- `\\DeclareMathOperator` (-> `\\operatorname{..}`, starred -> `\\operatorname*`);
+- `\\newenvironment` / `\\renewenvironment` with `[n][default]`;
+- xparse: `\\NewDocumentCommand`, `\\RenewDocumentCommand`, `\\ProvideDocumentCommand`,
+  `\\DeclareDocumentCommand` (and `..Expandable..`), the same for `..Environment`;
+- mathtools: `\\DeclarePairedDelimiter`, `..X`, `..XPP` (see `delimiters`).
+
+Structural commands (sections, cite, ref, ...) are never redefined, and definitions with `@`
+(package internals) are skipped. A definition made inside a body (`\\renewcommand
+\\arraystretch{2}` in an environment's begin code) is dropped from it. For files the paper
+loads (`packages`), `code=False` also skips bodies that program TeX (`\\csname`, `\\fi`, ...).
 
 >>> m = collect("\\\\newcommand{\\\\R}{\\\\mathbb{R}}")
 >>> expand("$x\\\\in\\\\R$, $\\\\Rightarrow$", m).text
@@ -17,10 +27,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
-from arxiv2lm.latex.includes import TooLarge
-from arxiv2lm.latex.scan import CONTROL_WORD, read_arg, read_group, read_optional
+from arxiv2lm.latex import delimiters, xparse
+from arxiv2lm.latex.expansion import Expanded, expand
+from arxiv2lm.latex.macroargs import Env, Macro, Macros, Param
+from arxiv2lm.latex.scan import read_arg, read_group, read_optional
+from arxiv2lm.latex.textrules import DROP_ARGS, DROP_WORDS, HEADINGS, UNWRAP, WORDS
+
+__all__ = ["Definition", "Env", "Expanded", "Macro", "Macros", "collect", "expand"]
 
 _NAME = re.compile(r"\s*(?:\{\s*\\([A-Za-z@]+|.)\s*\}|\\([A-Za-z@]+|.))")
 _DEF_START = re.compile(
@@ -29,16 +44,23 @@ _DEF_START = re.compile(
             r"\\(?P<new>newcommand|renewcommand|providecommand|DeclareRobustCommand)"
             r"(?![A-Za-z@])\*?",
             r"\\(?P<def>[gex]?def)(?![A-Za-z@])",
-            r"\\(?P<let>let)(?![A-Za-z@])",
+            r"\\(?P<let>let|NewCommandCopy|RenewCommandCopy|DeclareCommandCopy)(?![A-Za-z@])",
             r"\\(?P<op>DeclareMathOperator)(?![A-Za-z@])(?P<star>\*?)",
             r"\\(?P<env>newenvironment|renewenvironment)(?![A-Za-z@])\*?",
+            r"\\(?P<xcmd>(?:New|Renew|Provide|Declare)(?:Expandable)?DocumentCommand)"
+            r"(?![A-Za-z@])",
+            r"\\(?P<xenv>(?:New|Renew|Provide|Declare)DocumentEnvironment)(?![A-Za-z@])",
+            r"\\(?P<pair>DeclarePairedDelimiter(?:XPP|X)?)(?![A-Za-z@])",
         ]
     )
 )
+_PREFIXES = re.compile(r"(?:\\(?:long|global|protected|outer)\s*)+$")  # before `\def`
 _NARGS = re.compile(r"\s*\[\s*(\d)\s*\]")
-_DEF_PARAMS = re.compile(r"((?:#\d)*)\s*\{")
-_PARAM = re.compile(r"#(#|[1-9])")
-_ENDS_CONTROL_WORD = re.compile(r"\\[A-Za-z@]+$")
+_LET_TARGET = re.compile(r"\s*=?\s*(?:\{\s*(\\[A-Za-z@]+|\\.)\s*\}|(\\[A-Za-z@]+|\\.|[^\s{}]))")
+_DEF_PARAM = re.compile(r"#(.)", re.S)
+_USES_PARAM = re.compile(r"(?<!#)(?:##)*#[1-9]")
+_AFTER_CS = re.compile(r"(\\[A-Za-z@]+)\s+")
+MAX_PARAM_TEXT = 200  # characters between `\def\foo` and its body; TeX allows more, papers don't
 PROTECTED = frozenset(
     " ".join(
         [
@@ -49,38 +71,128 @@ PROTECTED = frozenset(
         ]
     ).split(" ")
 )
-MAX_DEPTH = 32
+_Parsed = tuple[str, Macro | Env, int]  # name, definition, end
+# commands the converter knows (`textrules`): LaTeX or a common package defines them, so a
+# `\providecommand` of one (`\providecommand\text{..please load mathtools..}`) never applies
+CONVERTED = frozenset([*WORDS, *DROP_WORDS, *DROP_ARGS, *HEADINGS, *UNWRAP])
+# TeX programming: conditionals (each `\if..` has its `\fi`; a paper's `\ifliteral` may be
+# notation), \csname, assignments to registers. A class's `\altaffiltext`
+# built on them would put `\global\advance\affilcount by 1` into the text if expanded.
+_PROGRAMMING = re.compile(
+    r"\\(?:fi|else|or|ifthenelse|csname|expandafter|noexpand|global|advance"
+    r"|multiply|divide|setbox|count|dimen|skip|toks|the|afterassignment|aftergroup|futurelet"
+    r"|let|[gex]?def|new(?:count|dimen|skip|toks|if|box)|catcode|string"
+    r"|(?:set|addto|step|refstep)counter|setlength|addtolength)(?![A-Za-z@])"
+)
+
+
+def _is_notation(mac: Macro | Env) -> bool:
+    """The body writes text or math, not TeX programming."""
+    body = mac.begin.body + mac.end if isinstance(mac, Env) else mac.body
+    return _PROGRAMMING.search(body) is None
 
 
 @dataclass(frozen=True)
-class Macro:
-    nargs: int
-    body: str
-    default: str | None = None  # the optional first argument's default
+class Definition:
+    kind: str  # cmd | env | let | provide
+    name: str
+    macro: Macro | Env
+    start: int
+    end: int
+    usable: bool  # False: structural names and package internals (`@`) are never expanded
+    provide: bool = False  # `\providecommand`-like: never overrides
 
 
-@dataclass
-class Macros:
-    commands: dict[str, Macro] = field(default_factory=dict)
-    envs: dict[str, tuple[Macro, str]] = field(default_factory=dict)  # begin macro, end body
-
-    def __len__(self) -> int:
-        return len(self.commands) + len(self.envs)
+def _delimiter(text: str) -> str:
+    """Parameter text as TeX tokenizes it: no blanks after a control word, one blank a run."""
+    text = _AFTER_CS.sub(r"\1", text)
+    return " " if text.isspace() else re.sub(r"\s+", " ", text)
 
 
-@dataclass
-class Expanded:
-    text: str
-    expansions: int
-    capped: bool
+def def_params(text: str) -> tuple[Param, ...] | None:
+    """The `Param`s of `\\def` parameter text (`#1#2`, `#1.`, `(#1,#2)`), or None.
+
+    >>> [(p.kind, p.close) for p in def_params("#1#2.")]
+    [('m', ''), ('u', '.')]
+    """
+    pieces = _DEF_PARAM.split(text)  # [text, n, text, n, text ...]
+    numbers = [str(k) for k in range(1, len(pieces) // 2 + 1)]
+    if pieces[1::2] != numbers or any("#" in p for p in pieces[::2]):
+        return None  # `##`, a trailing `#` (TeX's `#{`) or numbers out of order
+    params: list[Param] = []
+    if pieces[0].strip():
+        params.append(Param("l", open=_delimiter(pieces[0].strip())))
+    for delim in pieces[2::2]:
+        params.append(Param("u", close=_delimiter(delim)) if delim else Param("m"))
+    return tuple(params) if len(params) <= 10 else None
 
 
-def _parse_def(
-    text: str, m: re.Match[str]
-) -> tuple[str, str, Macro | tuple[Macro, str], int] | None:
-    """(kind, name, macro, end) for the definition starting at match `m`, or None."""
+def _newcommand_params(text: str, i: int) -> tuple[tuple[Param, ...], int]:
+    """`[n][default]` after a `\\newcommand`-like name: the `Param`s and the index past them."""
+    n = _NARGS.match(text, i)
+    if n is None:
+        return (), i
+    nargs, i = int(n.group(1)), n.end()
+    opt = read_optional(text, i)
+    if opt is None or nargs == 0:
+        return (Param("m"),) * nargs, i
+    return (Param("o", opt[0]), *(Param("m"),) * (nargs - 1)), opt[1]
+
+
+def _groups(text: str, i: int, n: int) -> tuple[list[str], int] | None:
+    """`n` brace groups at `text[i:]`, or None."""
+    out: list[str] = []
+    for _ in range(n):
+        g = read_group(text, i)
+        if g is None:
+            return None
+        out.append(g[0])
+        i = g[1]
+    return out, i
+
+
+def _env(params: tuple[Param, ...], begin: str, end: str) -> Env:
+    kinds = [p.kind for p in params]
+    body_at = sum(k != "l" for k in kinds[: kinds.index("b")]) if "b" in kinds else None
+    params = tuple(p for p in params if p.kind != "b")
+    whole = body_at is not None or _USES_PARAM.search(end) is not None
+    return Env(Macro(params, begin), end, whole, body_at)
+
+
+def _parse_pair(text: str, i: int, form: str) -> _Parsed | None:
+    nm = _NAME.match(text, i)
+    if nm is None:
+        return None
+    name, i = nm.group(1) or nm.group(2), nm.end()
+    nargs = 1
+    if form != "DeclarePairedDelimiter":
+        n = _NARGS.match(text, i)
+        if n is None:
+            return None
+        nargs, i = int(n.group(1)), n.end()
+    parts: list[str] = []
+    for _ in range({"DeclarePairedDelimiter": 2, "DeclarePairedDelimiterX": 3}.get(form, 5)):
+        a = read_arg(text, i)
+        if a is None:
+            return None
+        parts.append(a[0])
+        i = a[1]
+    if form == "DeclarePairedDelimiter":
+        mac = delimiters.paired(parts[0], parts[1])
+    elif form == "DeclarePairedDelimiterX":
+        mac = delimiters.paired(parts[0], parts[1], parts[2], nargs)
+    else:
+        pre, left, right, post, body = parts
+        mac = delimiters.paired(left, right, body, nargs, pre, post)
+    return None if mac is None else (name, mac, i)
+
+
+def _parse_def(text: str, m: re.Match[str]) -> _Parsed | None:
+    """(name, definition, end) for the definition starting at match `m`, or None."""
     i = m.end()
-    if m.group("env"):
+    if m.group("pair"):
+        return _parse_pair(text, i, m.group("pair"))
+    if m.group("env") or m.group("xenv"):
         g = read_group(text, i)
         if g is None:
             return None
@@ -91,50 +203,55 @@ def _parse_def(
             return None
         name, i = nm.group(1) or nm.group(2), nm.end()
     if m.group("let"):
-        rest = re.match(r"\s*=?\s*(\\[A-Za-z@]+|\\.|[^\s])", text[i : i + 200])
+        rest = _LET_TARGET.match(text, i)
         if rest is None:
             return None
-        return "cmd", name, Macro(0, rest.group(1)), i + rest.end()
+        return name, Macro((), rest.group(1) or rest.group(2)), rest.end()
     if m.group("op"):
         g = read_group(text, i)
         if g is None:
             return None
         op = "\\operatorname*" if m.group("star") else "\\operatorname"
-        return "cmd", name, Macro(0, op + "{" + g[0] + "}"), g[1]
-    nargs, default = 0, None
-    if m.group("def"):
-        p = _DEF_PARAMS.match(text, i)
-        if p is None:
-            return None  # delimited parameters: not supported
-        nargs = len(p.group(1)) // 2
-        i = p.end() - 1
+        return name, Macro((), op + "{" + g[0] + "}"), g[1]
+    if m.group("xcmd") or m.group("xenv"):
+        spec = read_group(text, i)
+        params = xparse.parse_spec(spec[0], env=bool(m.group("xenv"))) if spec else None
+        if spec is None or params is None:
+            return None
+        i = spec[1]
+    elif m.group("def"):
+        j = text.find("{", i, i + MAX_PARAM_TEXT)
+        params = def_params(text[i:j]) if j >= 0 and "}" not in text[i:j] else None
+        if params is None:
+            return None
+        i = j
     else:
-        n = _NARGS.match(text, i)
-        if n:
-            nargs, i = int(n.group(1)), n.end()
-            opt = read_optional(text, i)
-            if opt is not None:
-                default, i = opt
+        params, i = _newcommand_params(text, i)
+    if m.group("env") or m.group("xenv"):
+        code = _groups(text, i, 2)
+        if code is None:
+            return None
+        return name, _env(params, code[0][0], code[0][1]), code[1]
     body = read_group(text, i)
     if body is None:
         return None
-    if m.group("env"):
-        end = read_group(text, body[1])
-        if end is None:
-            return None
-        return "env", name, (Macro(nargs, body[0], default), end[0]), end[1]
-    return "cmd", name, Macro(nargs, body[0], default), body[1]
+    return name, Macro(params, body[0]), body[1]
 
 
-def collect(text: str, into: Macros | None = None) -> Macros:
-    """Add the definitions in comment-free `text` to `into` (later ones win)."""
+def collect(
+    text: str, into: Macros | None = None, skip: frozenset[str] = frozenset(), code: bool = True
+) -> Macros:
+    """Add the definitions in comment-free `text` to `into` (later ones win), except those of
+    the command names in `skip` and, unless `code`, those whose body programs TeX."""
     out = into if into is not None else Macros()
     for d in iter_definitions(text):
-        if not d.usable:
+        if not d.usable or d.name in skip or not (code or _is_notation(d.macro)):
             continue
-        if isinstance(d.macro, tuple):
-            out.envs[d.name] = d.macro
-        elif d.kind == "provide" and d.name in out.commands:
+        d = replace(d, macro=_strip_inner(d.macro))
+        if isinstance(d.macro, Env):
+            if not (d.provide and d.name in out.envs):
+                out.envs[d.name] = d.macro
+        elif d.provide and (d.name in out.commands or d.name in CONVERTED):
             continue  # \providecommand never overrides
         elif d.kind == "let" and d.macro.body[1:] in out.commands:
             out.commands[d.name] = out.commands[d.macro.body[1:]]  # alias of a known macro
@@ -143,14 +260,31 @@ def collect(text: str, into: Macros | None = None) -> Macros:
     return out
 
 
-@dataclass(frozen=True)
-class Definition:
-    kind: str  # cmd | env | let | provide
-    name: str
-    macro: Macro | tuple[Macro, str]
-    start: int
-    end: int
-    usable: bool  # False: structural names and package internals (`@`) are never expanded
+def _without_definitions(body: str) -> str:
+    """A body without the definitions it makes when used (`\\renewcommand\\arraystretch{2}` in an
+    environment's begin code): TeX would run them; left in, they would reach the text. One
+    level only, so nesting costs nothing more (the inner ones go with the outer)."""
+    out: list[str] = []
+    pos = 0
+    for m in _DEF_START.finditer(body):
+        if m.start() < pos:
+            continue
+        parsed = _parse_def(body, m)
+        if parsed is not None:
+            out.append(body[pos : m.start()])
+            pos = parsed[2]
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def _strip_inner(mac: Macro | Env) -> Macro | Env:
+    bodies = mac.begin.body + mac.end if isinstance(mac, Env) else mac.body
+    if not _DEF_START.search(bodies):
+        return mac
+    if isinstance(mac, Env):
+        begin = replace(mac.begin, body=_without_definitions(mac.begin.body))
+        return replace(mac, begin=begin, end=_without_definitions(mac.end))
+    return replace(mac, body=_without_definitions(mac.body))
 
 
 def iter_definitions(text: str) -> Iterator[Definition]:
@@ -164,13 +298,18 @@ def iter_definitions(text: str) -> Iterator[Definition]:
         if parsed is None:
             pos = m.end()
             continue
-        kind, name, mac, end = parsed
+        name, mac, end = parsed
+        start = m.start()
+        if m.group("def") or m.group("let"):  # `\long\global\def`: the prefixes go too
+            p = _PREFIXES.search(text, max(pos, start - 64), start)
+            start = p.start() if p else start
         pos = end
-        body = mac[0].body + mac[1] if isinstance(mac, tuple) else mac.body
+        body = mac.begin.body + mac.end if isinstance(mac, Env) else mac.body
         usable = name not in PROTECTED and "@" not in body and "@" not in name
-        if m.group("let") or m.group("new") == "providecommand":
-            kind = "let" if m.group("let") else "provide"
-        yield Definition(kind, name, mac, m.start(), end, usable)
+        provide = "Provide" in m.group(0) or m.group("new") == "providecommand"
+        kind = "env" if isinstance(mac, Env) else "let" if m.group("let") else "cmd"
+        kind = "provide" if provide and kind == "cmd" else kind
+        yield Definition(kind, name, mac, start, end, usable, provide)
 
 
 def remove_definitions(text: str) -> str:
@@ -184,173 +323,3 @@ def remove_definitions(text: str) -> str:
         pos = d.end
     out.append(text[pos:])
     return "".join(out)
-
-
-@dataclass(frozen=True)
-class _Template:
-    """A macro body cut at its `#1`..`#9` and `##`, so a use is one join, not a regex pass."""
-
-    pieces: tuple[str, ...]  # the body's text around the parameters (one more than params)
-    params: tuple[int, ...]  # 1..9, or 0 for `##` (a literal `#`)
-    spaced: tuple[bool, ...]  # a control word ends right before the parameter
-    counts: tuple[int, ...]  # how often `#1`..`#9` occur (index 0 is `#1`)
-
-
-def _template(body: str) -> _Template:
-    """Cut `body` at its parameters.
-
-    >>> _template("(#1,#2,#1,##)").counts
-    (2, 1, 0, 0, 0, 0, 0, 0, 0)
-    """
-    pieces: list[str] = []
-    params: list[int] = []
-    spaced: list[bool] = []
-    counts = [0] * 9
-    pos = 0
-    for p in _PARAM.finditer(body):
-        k = 0 if p.group(1) == "#" else int(p.group(1))
-        pieces.append(body[pos : p.start()])
-        params.append(k)
-        # a control word cannot span a parameter, so searching from the last one suffices
-        spaced.append(_ENDS_CONTROL_WORD.search(body, pos, p.start()) is not None)
-        if k:
-            counts[k - 1] += 1
-        pos = p.end()
-    pieces.append(body[pos:])
-    return _Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts))
-
-
-def _substitute(mac: Macro, tpl: _Template, args: list[str]) -> str:
-    """Put `args` in place of `#1..#9`. An argument that starts with a letter right after a
-    control word gets a space (`\\lVert#1` with `x` is `\\lVert x`, not `\\lVertx`)."""
-    if not args:
-        return mac.body
-    out = [tpl.pieces[0]]
-    for k, spaced, piece in zip(tpl.params, tpl.spaced, tpl.pieces[1:], strict=True):
-        if k == 0:
-            out.append("#")
-        else:
-            a = args[k - 1] if k <= len(args) else ""
-            if spaced and a[:1].isalpha():
-                out.append(" ")
-            out.append(a)
-        out.append(piece)
-    return "".join(out)
-
-
-def _expanded_size(mac: Macro, tpl: _Template | None, args: list[str]) -> int:
-    """An upper bound on the length of `_substitute(mac, tpl, args)` plus its trailing space,
-    known before the string is built: body + each argument times its uses (+1 for the
-    space that may precede each use)."""
-    counts = tpl.counts if tpl is not None and args else ()
-    return len(mac.body) + 1 + sum(n * (len(a) + 1) for n, a in zip(counts, args, strict=False))
-
-
-def expand(
-    text: str, macros: Macros, max_expansions: int = 20000, max_chars: int = 10**8
-) -> Expanded:
-    """Expand uses of `macros` in `text`, bounded by expansions and depth (`capped`).
-
-    Raises TooLarge, before building it, when an expansion would take the characters
-    produced past `max_chars`: one `\\newcommand` with 3,000 `#1` applied to a 250 KB
-    argument would otherwise build 750 MB first and check after.
-    """
-    # n: expansions; caps: times a cap stopped a scan; deep: the deepest cap check so far
-    state = {"n": 0, "caps": 0, "chars": 0, "deep": -1}
-    if not macros.commands and not macros.envs:
-        return Expanded(text, 0, False)
-
-    templates: dict[str, _Template] = {}  # by body: each is cut once per document
-    # substituted body -> (its expansion, expansions, chars, deepest check below it): papers
-    # repeat a macro with the same arguments (60-90% of expansions in the real ones)
-    memo: dict[str, tuple[str, int, int, int]] = {}
-
-    def nested(rep: str, depth: int) -> str:
-        """`run(rep, depth)`, or its earlier result where no cap could act differently: every
-        check it makes sees fewer than `max_expansions` and a depth under MAX_DEPTH."""
-        hit = memo.get(rep)
-        if hit is not None:
-            out, n, chars, reach = hit
-            if state["n"] + n < max_expansions and depth + reach < MAX_DEPTH:
-                state["n"] += n
-                state["chars"] += chars
-                state["deep"] = max(state["deep"], depth + reach)
-                if state["chars"] > max_chars:  # where inside it passed: same error
-                    raise TooLarge(f"macro expansion passed {max_chars} chars")
-                return out
-        n0, chars0, caps0, deep0 = state["n"], state["chars"], state["caps"], state["deep"]
-        state["deep"] = depth - 1
-        out = run(rep, depth)
-        reach = state["deep"] - depth
-        state["deep"] = max(deep0, state["deep"])
-        if state["caps"] == caps0:
-            memo[rep] = (out, state["n"] - n0, state["chars"] - chars0, reach)
-        return out
-
-    commands, envs = macros.commands, macros.envs
-
-    def run(s: str, depth: int) -> str:
-        out: list[str] = []
-        pos = 0
-        rescan = True
-        while rescan:
-            rescan = False
-            for m in CONTROL_WORD.finditer(s, pos):
-                name = m.group(1)
-                if envs and (name == "begin" or name == "end"):
-                    g = read_group(s, m.end())
-                    env = envs.get(g[0].strip()) if g else None
-                    if env is None or g is None:
-                        continue
-                    mac, end = (env[0] if name == "begin" else Macro(0, env[1])), g[1]
-                else:
-                    mac = commands.get(name)
-                    if mac is None:
-                        continue
-                    end = m.end()
-                state["deep"] = max(state["deep"], depth)
-                if state["n"] >= max_expansions or depth >= MAX_DEPTH:
-                    state["caps"] += 1
-                    break
-                args: list[str] = []
-                if mac.default is not None:
-                    opt = read_optional(s, end)
-                    args.append(opt[0] if opt else mac.default)
-                    end = opt[1] if opt else end
-                ok = True
-                while len(args) < mac.nargs:
-                    a = read_arg(s, end)
-                    if a is None:
-                        ok = False
-                        break
-                    args.append(a[0])
-                    end = a[1]
-                if not ok:
-                    continue
-                tpl = None
-                if args:
-                    tpl = templates.get(mac.body)
-                    if tpl is None:
-                        tpl = templates[mac.body] = _template(mac.body)
-                state["n"] += 1
-                state["chars"] += _expanded_size(mac, tpl, args)
-                if state["chars"] > max_chars:
-                    raise TooLarge(f"macro expansion passed {max_chars} chars")
-                rep = _substitute(mac, tpl, args) if tpl is not None else mac.body
-                if (
-                    rep[-1:].isalpha()
-                    and s[end : end + 1].isalpha()
-                    and rep.rsplit("\\", 1)[-1].isalpha()
-                ):
-                    rep += " "  # `\foo` -> `\bar` followed by a letter must not become `\barx`
-                out.append(s[pos : m.start()])
-                out.append(nested(rep, depth + 1) if "\\" in rep else rep)
-                pos = end
-                # rescan past the arguments: the control words inside them were read by the
-                # expansion, not again here only to be skipped (3x fewer reads when nested)
-                rescan = True
-                break
-        out.append(s[pos:])
-        return "".join(out)
-
-    return Expanded(run(text, 0), state["n"], state["caps"] > 0)

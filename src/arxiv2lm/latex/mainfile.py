@@ -1,18 +1,23 @@
 """Pick a project's main TeX file, and say which rule decided.
 
-A candidate is a .tex/.ltx/.latex file with `\\documentclass` (or `\\documentstyle`) and
-`\\begin{document}`, not `%auto-ignore`d. A candidate that another candidate reaches through
-`\\input`/`\\include`/... is never the main, whatever its name (`paper.tex` that does
-`\\include{main}` is the main, not `main.tex`). Files that include each other (a child that
-does `\\include{main}` back) count as one: a cycle demotes none of them. Content decides
-before names.
+A candidate is a complete document: a .tex/.ltx/.latex file with `\\documentclass` (or
+`\\documentstyle`) and `\\begin{document}`, not `%auto-ignore`d, or a wrapper (a file without
+`\\documentclass` that includes a candidate from its own folder or below:
+`\\def\\isarxiv{1}\\input{paper}`). A candidate that another candidate reaches through
+`\\input`/`\\include`/... (or the paper's own include macro) is never the main, whatever its
+name (`paper.tex` that does `\\include{main}` is the main, not `main.tex`). Files that
+include each other (a child that does `\\include{main}` back) count as one: a cycle demotes
+none of them.
 
-Rules, first that applies wins: `readme_toplevel` (00README.json / 00README.XXX),
-`tex_root` (the candidate most child files name in `%!TEX root = x.tex`), `single_candidate`,
-then tie-breaks `bbl_stem` (a .bbl of the same stem), `includes_files` (it includes other
-files), `not_template` (no template-ish name), `preferred_name` (main/ms/paper...),
-`largest`. Without candidates: `documentclass_only`, then `plain_tex` (largest TeX file
-no other file includes).
+Content decides; names break only exact ties. Rules, first that applies wins:
+`readme_toplevel` (00README.json / 00README.XXX), `single_candidate`, then among the roots
+left: `not_latexdiff` (a latexdiff output is never the paper), `fuller_version` (a root whose
+includes are all included by another root too is a shorter version of it), `tex_root` (the
+root most child files name in `%!TEX root = x.tex`), `top_level` (arXiv compiles from the
+top folder: a copy in `old/` or `images/` loses), `bbl_stem` (a .bbl of the same stem),
+`has_abstract`, `largest` (the text with its includes inlined), `not_template` (no
+template-ish name), `preferred_name` (main/ms/paper...), `path_order`. Without candidates:
+`documentclass_only`, then `plain_tex` (largest TeX file no other file includes).
 
 >>> find_main({"a.tex": "\\\\documentclass{article}\\\\begin{document}x"}, {})
 ('a.tex', 'single_candidate')
@@ -26,12 +31,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
-from arxiv2lm.latex.includes import _INCLUDE, TEX_EXTS, resolve
+from arxiv2lm.latex.includes import TEX_EXTS, include_macros, included_files, resolve
 from arxiv2lm.ledger import Drop
 
 _DOCCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z@])")
 _BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
 _TEX_ROOT = re.compile(r"^\s*%\s*!\s*TeX\s+root\s*=\s*(\S+)", re.I | re.M)
+_LATEXDIFF = re.compile(r"\\DIF(?:add|del)")  # latexdiff's \DIFadd{}, \DIFdelbegin, \DIFaddFL{}
+_ABSTRACT = re.compile("|".join([r"\\begin\s*\{abstract\}", r"\\abstract(?![A-Za-z@])\s*\{"]))
 _TEMPLATE = re.compile(
     r"templ|sample|example|rebuttal|cover|letter|response|reply|supp|poster|slides|"
     r"talk|review|referee|answer|instruction|guide|author|readme|old|backup|draft|copy"
@@ -74,17 +81,12 @@ def _readme_main(readmes: Mapping[str, str]) -> tuple[str | None, set[str]]:
     return top, ignored
 
 
-def _edges(texts: Mapping[str, str]) -> dict[str, set[str]]:
-    """path -> the project files it includes (resolved; itself excluded)."""
+def _edges(tex: Mapping[str, str]) -> dict[str, set[str]]:
+    """path -> the project files it includes (resolved; itself excluded), include macros too."""
+    macros = include_macros(tex.values())
     out: dict[str, set[str]] = {}
-    for path, text in texts.items():
-        targets: set[str] = set()
-        for m in _INCLUDE.finditer(text):
-            name = m.group("file") or m.group("arg") or m.group("bare") or ""
-            target = resolve(name, posixpath.dirname(path), texts)
-            if target and target != path:
-                targets.add(target)
-        out[path] = targets
+    for path, text in tex.items():
+        out[path] = included_files(text, posixpath.dirname(path), tex, macros) - {path}
     return out
 
 
@@ -147,23 +149,35 @@ def _not_included(
     return [x for x in group if x not in below]
 
 
-def _tex_root(tex: Mapping[str, str], raw: Mapping[str, str], roots: list[str]) -> str | None:
-    """The root candidate most child files name in `%!TEX root`, or None.
-
-    Only a child's comment counts (a file with `\\documentclass` is no child), and only a
-    named file that is a root candidate: a stale comment naming an included file or a
-    missing one must not beat the project's structure.
-    """
-    votes: Counter[str] = Counter()
-    allowed = set(roots)
-    for path in sorted(tex):
-        if _DOCCLASS.search(tex[path]):
-            continue
-        m = _TEX_ROOT.search(raw.get(path, "")[:2000])
-        root = resolve(m.group(1), posixpath.dirname(path), tex) if m else None
-        if root in allowed and root != path:
-            votes[root] += 1
-    return max(sorted(votes), key=lambda p: votes[p]) if votes else None
+def _wrappers(
+    complete: list[str],
+    tex: Mapping[str, str],
+    edges: Mapping[str, set[str]],
+    comp: Mapping[str, int],
+) -> set[str]:
+    """Files without `\\documentclass` that include a complete document or a wrapper from
+    their own folder or below (`\\def\\isarxiv{1}\\input{paper}`). Upward (`\\input{../main}`
+    from `old/notes.tex`) is a stray child, and so is a file the document includes back."""
+    includers: dict[str, list[str]] = {p: [] for p in edges}
+    for path, targets in edges.items():
+        for target in targets:
+            includers[target].append(path)
+    found: set[str] = set()
+    todo = list(complete)
+    while todo:
+        inner = todo.pop()
+        for outer in includers[inner]:
+            folder = posixpath.dirname(outer)
+            below = not folder or inner.startswith(folder + "/")
+            if (
+                below
+                and comp[outer] != comp[inner]
+                and outer not in found
+                and not _DOCCLASS.search(tex[outer])
+            ):
+                found.add(outer)
+                todo.append(outer)
+    return found
 
 
 def find_main(
@@ -182,16 +196,14 @@ def find_main(
         return Drop("no_main_tex", "no .tex/.ltx/.latex file")
     edges = _edges(tex)
     comp = _components(edges)
-    cands = [p for p in sorted(tex) if _DOCCLASS.search(tex[p]) and _BEGIN_DOC.search(tex[p])]
+    complete = [p for p in sorted(tex) if _DOCCLASS.search(tex[p]) and _BEGIN_DOC.search(tex[p])]
+    cands = sorted(set(complete) | _wrappers(complete, tex, edges, comp))
     # only a candidate can demote a candidate: a stray child doing `\\input{main}` cannot
     roots = _not_included(cands, cands, edges, comp)
-    root = _tex_root(tex, raw, roots)
-    if root is not None:
-        return root, "tex_root"
     if len(roots) == 1:
         return roots[0], "single_candidate"
     if roots:
-        return _break_tie(roots, tex, set(texts), edges)
+        return _break_tie(roots, tex, raw, set(texts), edges)
     with_class = [p for p in sorted(tex) if _DOCCLASS.search(tex[p])]
     with_class = _not_included(with_class, tex, edges, comp)
     if with_class:
@@ -202,10 +214,60 @@ def find_main(
     return max(plain, key=lambda p: (len(tex[p]), p)), "plain_tex"
 
 
+def _reach(path: str, edges: Mapping[str, set[str]]) -> set[str]:
+    """Every file `path` includes, directly or through others (itself excluded)."""
+    seen: set[str] = set()
+    todo = list(edges[path])
+    while todo:
+        p = todo.pop()
+        if p not in seen and p != path:
+            seen.add(p)
+            todo.extend(edges[p])
+    return seen
+
+
+def _fuller(pool: list[str], reach: Mapping[str, set[str]]) -> list[str]:
+    """`pool` less each root that includes files, all of them included by a root that
+    includes more: `main.tex` without the appendix beside `arxiv.tex` that has it all."""
+    return [p for p in pool if not (reach[p] and any(reach[p] < reach[q] for q in pool))]
+
+
+def _votes(pool: list[str], tex: Mapping[str, str], raw: Mapping[str, str]) -> list[str]:
+    """The roots of `pool` that most child files name in `%!TEX root`, or [] when the
+    most-named file is no root of `pool` (missing, included, or a shorter version): a
+    stale comment must not beat the project's structure, nor one child eight others."""
+    votes: Counter[str] = Counter()
+    for path in sorted(tex):
+        if _DOCCLASS.search(tex[path]):
+            continue  # only a child's comment counts
+        m = _TEX_ROOT.search(raw.get(path, "")[:2000])
+        if m:
+            name = m.group(1)
+            target = resolve(name, posixpath.dirname(path), tex)
+            target = target or posixpath.normpath(posixpath.join(posixpath.dirname(path), name))
+            if target != path:
+                votes[target] += 1
+    if not votes:
+        return []
+    most = max(votes.values())
+    return [p for p in pool if votes[p] == most]
+
+
 def _break_tie(
-    cands: list[str], tex: Mapping[str, str], all_paths: set[str], edges: Mapping[str, set[str]]
+    roots: list[str],
+    tex: Mapping[str, str],
+    raw: Mapping[str, str],
+    all_paths: set[str],
+    edges: Mapping[str, set[str]],
 ) -> tuple[str, str]:
-    """Content first (a .bbl built from it, files it includes), names only after."""
+    """Content first (versions, votes, folder, .bbl, abstract, size), names only after."""
+    reach = {p: _reach(p, edges) for p in roots}
+
+    def doc(p: str) -> Iterable[str]:  # the text of `p` with everything it includes
+        return (tex[f] for f in sorted(reach[p] | {p}))
+
+    def keep(test: Callable[[str], bool]) -> Callable[[list[str]], list[str]]:
+        return lambda pool: [p for p in pool if test(p)]
 
     def stem(p: str) -> str:
         return posixpath.splitext(p)[0]
@@ -213,17 +275,30 @@ def _break_tie(
     def name(p: str) -> str:
         return posixpath.basename(stem(p))
 
-    tests: list[tuple[str, Callable[[str], bool]]] = [
-        ("bbl_stem", lambda p: stem(p) + ".bbl" in all_paths),
-        ("includes_files", lambda p: bool(edges.get(p))),
-        ("not_template", lambda p: not _TEMPLATE.search(name(p))),
-        ("preferred_name", lambda p: bool(_PREFERRED.match(name(p)))),
+    def shallowest(pool: list[str]) -> list[str]:
+        depth = min(p.count("/") for p in pool)
+        return [p for p in pool if p.count("/") == depth]
+
+    def largest(pool: list[str]) -> list[str]:
+        size = {p: sum(map(len, doc(p))) for p in pool}
+        return [p for p in pool if size[p] == max(size.values())]
+
+    rules: list[tuple[str, Callable[[list[str]], list[str]]]] = [
+        ("not_latexdiff", keep(lambda p: not _LATEXDIFF.search(tex[p]))),
+        ("fuller_version", lambda pool: _fuller(pool, reach)),
+        ("tex_root", lambda pool: _votes(pool, tex, raw)),
+        ("top_level", shallowest),
+        ("bbl_stem", keep(lambda p: stem(p) + ".bbl" in all_paths)),
+        ("has_abstract", keep(lambda p: any(_ABSTRACT.search(t) for t in doc(p)))),
+        ("largest", largest),
+        ("not_template", keep(lambda p: not _TEMPLATE.search(name(p)))),
+        ("preferred_name", keep(lambda p: bool(_PREFERRED.match(name(p))))),
     ]
-    pool = cands
-    for rule, test in tests:
-        kept = [p for p in pool if test(p)]
+    pool = roots
+    for rule, narrow in rules:
+        kept = narrow(pool)
         if len(kept) == 1:
             return kept[0], rule
         if kept:
             pool = kept
-    return max(pool, key=lambda p: (len(tex[p]), p)), "largest"
+    return pool[0], "path_order"

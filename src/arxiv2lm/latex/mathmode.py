@@ -1,11 +1,16 @@
 """Find math and verbatim spans and swap them for placeholders, so text rules skip them.
 
 One output convention: inline math `$...$` (from `$`, `\\(..\\)`, `math`), display math
-`$$...$$` on its own line (from `$$`, `\\[..\\]`, `equation(*)`, `displaymath`);
-multi-line environments keep their rows inside an aligned-type environment:
-`align`/`eqnarray`/`flalign`/`alignat` -> `$$\\begin{aligned}...\\end{aligned}$$`,
-`gather`/`multline` -> `$$\\begin{gathered}...\\end{gathered}$$`. `\\label`, `\\nonumber`
-and `\\notag` are removed from math; everything else is verbatim LaTeX.
+`$$...$$` on its own line (from `$$`, `\\[..\\]`, `equation(*)`, `displaymath`, breqn's
+`dmath`/`dseries`); multi-line environments keep their rows inside an aligned-type
+environment: `align`/`eqnarray`/`flalign`/`alignat`/`xalignat`/`IEEEeqnarray`/`darray` ->
+`$$\\begin{aligned}...\\end{aligned}$$`, `gather`/`multline` ->
+`$$\\begin{gathered}...\\end{gathered}$$`, mathpartir's `mathpar` -> gathered with `\\and`
+as `\\quad` and a blank line as `\\\\`, `empheq` as the environment its argument names,
+`numcases{lhs}` -> `$$lhs \\begin{cases}...\\end{cases}$$`. Leading options and column specs
+are dropped; `\\label`, `\\nonumber`, `\\notag` and IEEEtrantools' `\\IEEEnonumber`-like marks
+are removed from math; everything else is verbatim LaTeX. Verbatim: `\\verb`, `\\lstinline`,
+`\\Verb`, verbatim environments and URLs, as written.
 
 >>> t, spans = protect("a \\\\(x\\\\) b"); restore(t, spans)
 'a $x$ b'
@@ -16,14 +21,23 @@ from __future__ import annotations
 import re
 
 from arxiv2lm.latex.comments import VERBATIM_ENVS
+from arxiv2lm.latex.scan import read_group, read_optional
 
 PH_OPEN, PH_CLOSE = "\ue000", "\ue001"
 _PH = re.compile(PH_OPEN + r"(\d+)" + PH_CLOSE)
-ALIGNED = ("align", "eqnarray", "flalign", "alignat", "xalignat", "split")
-GATHERED = ("gather", "multline")
-DISPLAY = ("equation", "displaymath", "dmath", "empheq")
+ALIGNED = ("align", "eqnarray", "flalign", "alignat", "xalignat", "xxalignat", "split",
+           "IEEEeqnarray", "darray")  # fmt: skip
+GATHERED = ("gather", "multline", "mathpar")
+DISPLAY = ("equation", "displaymath", "dmath", "dseries", "empheq")
+CASES = ("numcases", "subnumcases")  # cases package: `{lhs}` then the rows
+# optidef: `{variable}{objective}{label}{result}` then `\addConstraint{lhs}{rhs}{comment}`s
+OPTIMIZATION = {"mini": "\\min", "maxi": "\\max", "argmini": "\\arg\\min",
+                "argmaxi": "\\arg\\max"}  # fmt: skip
 INLINE_ENVS = ("math",)
-_MATH_ENVS = ALIGNED + GATHERED + DISPLAY + INLINE_ENVS
+_MATH_ENVS = ALIGNED + GATHERED + DISPLAY + CASES + tuple(OPTIMIZATION) + INLINE_ENVS
+_OPTIONS = ("dmath", "dseries", "darray", "empheq", "IEEEeqnarray")  # a leading `[..]`
+# ... and a leading `{..}`: columns, `{n}` of alignat, empheq's environment, numcases' lhs
+_ARGUMENT = ("alignat", "xalignat", "xxalignat", "IEEEeqnarray", "darray", "empheq") + CASES
 _TOKENS = re.compile(
     "|".join(
         [
@@ -32,14 +46,30 @@ _TOKENS = re.compile(
             r"\$",
             r"\\\(",
             r"\\\[",
-            r"\\begin\{(?P<menv>(?:" + "|".join(_MATH_ENVS) + r")\*?)\}",
+            r"\\begin\{(?P<menv>(?:" + "|".join(_MATH_ENVS) + r")[*!]?)\}",  # optidef: `mini!`
             r"\\begin\{(?P<venv>" + "|".join(re.escape(e) for e in VERBATIM_ENVS) + r")\}",
             r"\\verb\*?(?P<vd>[^A-Za-z\s*])",
+            # inline code: listings' `\lstinline[..]|x|` or `{x}`, fancyvrb's `\Verb|x|`
+            r"\\(?:lstinline|Verb\*?)(?:\[[^\]\n]*\])?(?P<ld>[^A-Za-z\s*\[])",
             r"\\(?:url|nolinkurl|path)\s*\{(?P<url>[^{}]*)\}",
         ]
     )
 )
-_MATH_JUNK = re.compile(r"\\label\s*\{[^{}]*\}|\\nonumber(?![A-Za-z])|\\notag(?![A-Za-z])")
+_MATH_JUNK = re.compile(
+    "|".join(
+        [
+            r"\\label\s*\{[^{}]*\}",
+            r"\\nonumber(?![A-Za-z])",
+            r"\\notag(?![A-Za-z])",
+            r"\\IEEE(?:yes|no)(?:sub)?number\*?(?![A-Za-z])",
+            r"\\IEEEeqnarraynumspace(?![A-Za-z])",
+        ]
+    )
+)
+_MATHPAR_AND = re.compile(r"\\and(?![A-Za-z@])")
+_ADD_CONSTRAINT = re.compile(r"\\addConstraint(?![A-Za-z@])")
+_OPTIDEF_FORMAT = re.compile(r"^\s*\|[^|\n]*\|")  # `|s|`, `|l|`: short or long layout
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 _INLINE_SCAN = re.compile(r"\\.|[{}$]|\n[ \t]*\n", re.S)
 
 
@@ -96,13 +126,44 @@ def _env_end(text: str, name: str, start: int) -> tuple[int, int] | None:
     return None
 
 
+def _optimization(base: str, body: str) -> str:
+    """optidef's problem as aligned rows:
+    `\\max_{x} \\quad & f(x) \\\\ \\text{s.t.} \\quad & g(x)`."""
+    body = _OPTIDEF_FORMAT.sub("", body)
+    head: list[str] = []
+    i = 0
+    while len(head) < 4 and (g := read_group(body, i)) is not None:
+        head.append(g[0].strip())
+        i = g[1]
+    var, obj = [*head, "", ""][:2]
+    rows = [f"{OPTIMIZATION[base]}_{{{var}}} \\quad & {obj}"]
+    for k, piece in enumerate(_ADD_CONSTRAINT.split(body[i:])[1:]):
+        parts, j = [], 0
+        while (g := read_group(piece, j)) is not None:
+            parts.append(g[0].strip())
+            j = g[1]
+        rows.append(("\\text{s.t.} \\quad & " if k == 0 else "& ") + " ".join(parts))
+    return "\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}"
+
+
 def _display(env: str, body: str) -> str:
-    base = env.rstrip("*")
-    if base in ("alignat", "xalignat"):
-        body = re.sub(r"^\s*\{[^{}]*\}", "", body)
+    base = env.rstrip("*!")
+    if base in OPTIMIZATION:
+        body = _optimization(base, body)
+    arg = ""
+    if base in _OPTIONS and (o := read_optional(body, 0)) is not None:
+        body = body[o[1] :]
+    if base in _ARGUMENT and (g := read_group(body, 0)) is not None:
+        arg, body = g[0].strip(), body[g[1] :]
+    if base == "empheq":  # `{align*}`, `{alignat=2}`: the rows are those of that environment
+        base = arg.split("=")[0].strip().rstrip("*")
+    if base == "mathpar":  # rules side by side (`\and`), rows split by blank lines
+        body = _BLANK_LINE.sub(r"\\\\ ", _MATHPAR_AND.sub(r"\\quad ", body.strip()))
     body = _clean(body)
     if not body:
         return ""
+    if base in CASES:
+        return "\n$$" + arg + " \\begin{cases}" + body + "\\end{cases}$$\n"
     if base in ALIGNED and base != "split":
         return "\n$$\\begin{aligned}" + body + "\\end{aligned}$$\n"
     if base in GATHERED:
@@ -112,9 +173,11 @@ def _display(env: str, body: str) -> str:
     return "\n$$" + body + "$$\n"
 
 
-def protect(text: str) -> tuple[str, list[str]]:
-    """Replace math/verbatim spans by placeholders; return (text, rendered spans)."""
-    spans: list[str] = []
+def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
+    """Replace math/verbatim spans by placeholders; return (text, rendered spans).
+
+    Given `spans`, new spans are appended to it, so two texts can share one list."""
+    spans = [] if spans is None else spans
     out: list[str] = []
     pos = 0
 
@@ -162,8 +225,9 @@ def protect(text: str) -> tuple[str, list[str]]:
             if e2:
                 code = _VERB_OPTS.sub("", text[end : e2[0]], count=1)
                 rendered, stop = "\n" + code.strip("\n") + "\n", e2[1]
-        else:  # \verb|...|
-            j = text.find(m.group("vd"), end)
+        else:  # \verb|...|, \lstinline{...}
+            delim = m.group("vd") or m.group("ld")
+            j = text.find("}" if m.group("ld") == "{" else delim, end)
             if j >= 0:
                 rendered, stop = text[end:j], j + 1
         out.append(text[pos:start])

@@ -20,14 +20,26 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from arxiv2lm import pool
-from arxiv2lm.latex import comments, encoding, includes, macros, mainfile, totext
+from arxiv2lm.latex import (
+    comments,
+    conditionals,
+    encoding,
+    ensuremath,
+    includes,
+    macros,
+    mainfile,
+    packages,
+    totext,
+)
 from arxiv2lm.ledger import Drop
 from arxiv2lm.params import ExtractParams
 
-COMMENTED_EXTS = (".tex", ".ltx", ".latex", ".sty", ".bbl", ".cls")
+COMMENTED_EXTS = (".tex", ".ltx", ".latex", ".sty", ".bbl", ".cls", ".def")
 _WITHDRAWN = re.compile(r"withdrawn|withdraw this (?:paper|article|manuscript)", re.I)
 WITHDRAWN_MAX_BYTES = 2000  # an arXiv withdrawal notice is a few lines
-_BIBCMD = re.compile(r"\\bibliography\s*\{[^{}]*\}")
+_BIBCMD = re.compile(
+    "|".join([r"\\bibliography\s*\{[^{}]*\}", r"\\printbibliography(?:\[[^\]]*\])?"])
+)
 
 
 DOCS_SCHEMA = pa.schema(
@@ -58,6 +70,7 @@ class ExtractResult:
     macros_defined: int
     macro_expansions: int
     expansions_capped: bool
+    figures_uncaptioned: int
     bytes_in: int
     chars_out: int
 
@@ -72,7 +85,8 @@ def _is_readme(path: str) -> bool:
 
 
 def _inline_bbl(doc: str, main: str, files: Mapping[str, str]) -> str:
-    """Replace `\\bibliography{..}` by the main file's .bbl, as BibTeX output would."""
+    """Replace `\\bibliography{..}` (biblatex: `\\printbibliography`) by the main file's .bbl,
+    as BibTeX (biber) output would."""
     bbl = files.get(posixpath.splitext(main)[0] + ".bbl")
     if bbl is None:
         return doc
@@ -106,17 +120,24 @@ class _CommentFree(Mapping[str, str]):
 def extract_paper(
     paths: list[str], contents: list[bytes], params: ExtractParams
 ) -> ExtractResult | Drop:
-    """Text of one paper's LaTeX project, or a Drop (`no_main_tex`, `withdrawn`, `too_large`)."""
+    """Text of one paper's LaTeX project, or a Drop (`no_main_tex`, `bad_encoding`, `withdrawn`,
+    `too_large`)."""
     raw: dict[str, str] = {}
     encodings: dict[str, str] = {}
+    undecodable: dict[str, str] = {}  # left out: an \input of one counts as missing
+    hint = encoding.project_hint(contents)
     for path, data in zip(paths, contents, strict=True):
-        raw[path], encodings[path] = encoding.decode(data)
+        try:
+            raw[path], encodings[path] = encoding.decode(data, hint)
+        except encoding.Undecodable as exc:
+            undecodable[path] = str(exc)
     bytes_in = sum(len(c) for c in contents)
     files = _CommentFree({p: t for p, t in raw.items() if p.lower().endswith(COMMENTED_EXTS)})
     readmes = {p: t for p, t in raw.items() if _is_readme(p)}
     found = mainfile.find_main(files, raw, readmes)
     if isinstance(found, Drop):
-        return found
+        bad_tex = [f"{p}: {why}" for p, why in undecodable.items() if mainfile.is_tex(p)]
+        return Drop("bad_encoding", bad_tex[0]) if bad_tex else found
     main, rule = found
     if bytes_in <= WITHDRAWN_MAX_BYTES and _WITHDRAWN.search(files[main]):
         return Drop("withdrawn", f"{bytes_in} bytes mentioning withdrawal")
@@ -125,28 +146,28 @@ def extract_paper(
         inc = includes.expand_includes(main, files, params.max_input_depth, max_chars)
     except includes.TooLarge as exc:
         return Drop("too_large", str(exc))
-    doc = inc.text
+    styles = (files[p] for p in sorted(files) if p.lower().endswith(".sty"))
+    doc = conditionals.evaluate(inc.text, conditionals.declared(styles)).text
     if params.keep_bibliography:
         doc = _inline_bbl(doc, main, files)
     table = macros.Macros()
-    for path in sorted(files):
-        if path.lower().endswith(".sty"):
-            macros.collect(files[path], table)
-    macros.collect(doc, table)
-    doc = macros.remove_definitions(doc)
     try:
+        packages.collect(table, doc, main, files, params.max_input_depth, max_chars)
+        macros.collect(doc, table)
+        doc = macros.remove_definitions(doc)
         exp = macros.expand(doc, table, params.max_macro_expansions, max_chars)
     except includes.TooLarge as exc:
         return Drop("too_large", str(exc))
     if len(exp.text) > max_chars:
         return Drop("too_large", f"macro expansion passed {max_chars} chars")
-    text = totext.to_text(
-        exp.text,
+    converted = totext.convert(
+        ensuremath.resolve(exp.text),
         keep_title=params.keep_title,
         keep_abstract=params.keep_abstract,
         keep_appendix=params.keep_appendix,
         keep_bibliography=params.keep_bibliography,
     )
+    text = converted.text
     if not text.strip():
         return Drop("empty_text", f"{main} has no text after conversion")
     return ExtractResult(
@@ -161,6 +182,7 @@ def extract_paper(
         expansions_capped=exp.capped,
         bytes_in=bytes_in,
         chars_out=len(text),
+        figures_uncaptioned=converted.figures_uncaptioned,
     )
 
 

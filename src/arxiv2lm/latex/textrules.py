@@ -41,20 +41,47 @@ WORDS: dict[str, str] = {
     "TeX": "TeX", "LaTeXe": "LaTeX2e", "newline": "\n", "par": "\n\n", "euro": "€",
     "textmu": "µ", "textdollar": "\\$", "slash": "/", "quad": " ", "qquad": " ",
     "enspace": " ", "thinspace": " ", "space": " ", "textsection": "§",
+    **{
+        # special letters (T1 encoding) and textcomp symbols, as printed
+        "dh": "ð", "DH": "Ð", "th": "þ", "TH": "Þ", "dj": "đ", "DJ": "Đ", "ij": "ĳ", "IJ": "Ĳ",
+        "ng": "ŋ", "NG": "Ŋ", "textcopyright": "©", "texttimes": "×", "textdiv": "÷",
+        "textpm": "±", "textminus": "−", "textlnot": "¬", "textsterling": "£", "textcent": "¢",
+        "textyen": "¥", "texteuro": "€", "textcurrency": "¤", "textflorin": "ƒ",
+        "textonehalf": "½", "textonequarter": "¼", "textthreequarters": "¾",
+        "textonesuperior": "¹", "texttwosuperior": "²", "textthreesuperior": "³",
+        "textperthousand": "‰", "textpertenthousand": "‱", "textordfeminine": "ª",
+        "textordmasculine": "º", "textparagraph": "¶", "textdagger": "†", "textdaggerdbl": "‡",
+        "textexclamdown": "¡", "textquestiondown": "¿", "textbrokenbar": "¦",
+        "textnumero": "№", "textcelsius": "℃", "textohm": "Ω", "textmho": "℧",
+        "textasteriskcentered": "∗", "textleftarrow": "←", "textrightarrow": "→",
+        "textuparrow": "↑", "textdownarrow": "↓", "textquotesingle": "'", "textquotedbl": '"',
+        "quotedblbase": "„", "quotesinglbase": "‚", "guillemotleft": "«", "guillemotright": "»",
+        "guillemetleft": "«", "guillemetright": "»", "guilsinglleft": "‹",
+        "guilsinglright": "›", "textvisiblespace": "␣", "textopenbullet": "◦",
+        "textservicemark": "℠", "textinterrobang": "‽", "textreferencemark": "※",
+        "textbraceleft": LBRACE, "textbraceright": RBRACE, "textcircledP": "℗",
+        "textfractionsolidus": "⁄", "textsurd": "√", "textestimated": "℮",
+        "textmusicalnote": "♪", "textbigcircle": "◯", "checkmark": "✓", "textcompwordmark": "",
+    },
 }  # fmt: skip
 DROP_WORDS = _words(
     """maketitle centering raggedright raggedleft noindent indent newpage clearpage
     cleardoublepage tableofcontents listoffigures listoftables bf it em sc tt rm sl sf
     bfseries itshape mdseries upshape slshape scshape ttfamily rmfamily sffamily normalfont
     tiny scriptsize footnotesize small normalsize large Large LARGE huge Huge smallskip
-    medskip bigskip hfill vfill hfil vfil null linebreak pagebreak nopagebreak protect relax
+    medskip bigskip hfill vfill hfil vfil null protect relax
     sloppy fussy frenchspacing selectfont appendix footnotemark today onecolumn twocolumn
     hline toprule midrule bottomrule endhead endfirsthead endfoot endlastfoot
     printbibliography makeatletter makeatother nobreak allowbreak strut boldmath
     unboldmath balance flushbottom raggedbottom tightlist acknowledgments
     acknowledgements noalign xspace nobreakdash reversemarginpar break
-    itemsep parskip baselineskip"""
+    itemsep parskip baselineskip phantomsection printindex makeindex printnomenclature
+    makenomenclature smallbreak medbreak bigbreak AP"""
 )
+# break commands: their `[n]` urgency goes too; a break keeps the words on either side apart
+BREAKS: dict[str, str] = {
+    "linebreak": "\n", "pagebreak": "\n", "nolinebreak": "", "nopagebreak": "",
+}  # fmt: skip
 # command -> number of brace arguments to drop (optional [..] arguments are always skipped)
 DROP_ARGS: dict[str, int] = {
     "vspace": 1, "hspace": 1, "includegraphics": 1, "bibliographystyle": 1, "label": 1,
@@ -74,6 +101,11 @@ DROP_ARGS: dict[str, int] = {
     "DeclareGraphicsExtensions": 1, "urlstyle": 1, "keywords": 0, "subjclass": 1,
     "fancyhead": 1, "fancyfoot": 1, "stepcounter": 1, "refstepcounter": 1, "tnoteref": 1,
     "fnref": 1, "corref": 1, "ead": 1, "cortext": 1, "fntext": 1,
+    # index and glossary entries, margin notes (asides and editing notes, not running text:
+    # dropped), cross-reference setup, knowledge and siunitx declarations
+    "index": 1, "glossary": 1, "nomenclature": 2, "marginpar": 1, "marginnote": 1, "todo": 1,
+    "enlargethispage": 1, "crefname": 3, "Crefname": 3, "crefformat": 2, "Crefformat": 2,
+    "phantomintro": 1, "knowledge": 1, "sisetup": 1, "DeclareSIUnit": 2, "addbibresource": 1,
 }  # fmt: skip
 # command -> (index of the kept brace argument, number of brace arguments)
 UNWRAP: dict[str, tuple[int, int]] = {
@@ -81,10 +113,11 @@ UNWRAP: dict[str, tuple[int, int]] = {
         textmd textnormal underline uline sout mbox hbox text fbox makebox framebox
         textsuperscript textsubscript MakeUppercase MakeLowercase uppercase lowercase
         url nolinkurl path mathrm ensuremath emphasize mbox centerline keyword
-        hl num nth dashuline ul textcircled""")},
+        hl nth dashuline ul textcircled kl intro reintro""")},
     "textcolor": (1, 2), "colorbox": (1, 2), "href": (1, 2), "hyperref": (0, 1),
     "texorpdfstring": (0, 2), "multicolumn": (2, 3), "multirow": (2, 3), "raisebox": (1, 2),
-    "parbox": (1, 2), "foreignlanguage": (1, 2), "ifthenelse": (1, 3),
+    "parbox": (1, 2), "foreignlanguage": (1, 2), "ifthenelse": (1, 3), "hyperlink": (1, 2),
+    "hypertarget": (1, 2),
 }  # fmt: skip
 HEADINGS: dict[str, str] = {
     "part": "#", "chapter": "#", "section": "##", "subsection": "###",
@@ -96,7 +129,8 @@ FLOATS: dict[str, str] = {
     "sidewaystable": "Table", "deluxetable": "Table", "algorithm": "Algorithm",
     "listing": "Listing",
 }  # fmt: skip
-DROP_ENVS = _words("tikzpicture pspicture picture comment filecontents axis")
+# `acronym`: the acronym package's list of abbreviations, dropped like `\\printglossaries`
+DROP_ENVS = _words("tikzpicture pspicture picture comment filecontents axis acronym")
 LIST_ENVS = _words(
     "itemize enumerate description compactitem compactenum inparaenum asparaenum list"
 )

@@ -4,13 +4,23 @@ Output conventions (stable; later stages and the tokenizer rely on them):
 - `# Title`, then `## Abstract` and the abstract, then the body; `\\section` -> `## X`,
   `\\subsection` -> `### X`, `\\subsubsection` -> `#### X`, `\\paragraph`/`\\subparagraph`
   -> `##### X`, `\\chapter`/`\\part` -> `# X`; each heading on its own line.
-- `\\cite...{}` -> `[CITE]`; `\\ref`, `\\eqref`, `\\autoref`, `\\cref`, ... -> `[REF]`;
-  `\\footnote{x}` -> ` (x)`; `\\label` removed; `\\url{u}` -> `u`; `\\href{u}{t}` -> `t`.
+- `\\cite...{}`, `\\Citet{}` -> `[CITE]`; `\\ref`, `\\eqref`, `\\autoref`, `\\cref`, `\\vref`,
+  `\\nameref`, `\\crefrange`, ... -> `[REF]`; `\\footnote{x}` -> ` (x)`; `\\url{u}` -> `u`;
+  `\\href{u}{t}`, `\\hyperref[l]{t}`, `\\hyperlink{l}{t}` -> `t`; knowledge's `\\kl{x}`,
+  `\\intro{x}` -> `x`; `\\enquote{x}`, `\\say{x}` -> `“x”`.
+- Gone without a trace (and without joining the words around them): `\\label`, `\\index`,
+  `\\glossary`, `\\phantomsection`, `\\printindex`, layout (`\\noindent`, `\\centering`,
+  `\\vspace*{..}`, `\\newpage`; `\\linebreak[n]` and `\\pagebreak[n]` end the line), and margin
+  notes (`\\marginpar`, `\\marginnote`, `\\todo`): asides, not running text.
+- Acronyms and glossary terms as printed (see `acronyms`); siunitx quantities as text (see
+  `siunitx`); bibliographies of every form follow `keep_bibliography` (see `bibliography`).
 - Math verbatim (see `mathmode`): `$...$` inline, `$$...$$` display.
-- Floats (figure/table/algorithm) -> `Figure: caption` / `Table: caption` paragraphs.
+- Floats (figure/table/algorithm) -> `Figure: caption` / `Table: caption` paragraphs; a figure
+  with no caption leaves nothing and is counted (`Conversion.figures_uncaptioned`).
 - Theorem-like environments -> `Theorem 1 (name). ...` from `\\newtheorem`; `proof` ->
   `Proof. ...`; list items -> lines starting `- `; tabular rows -> lines, cells ` | `.
-- Text accents and ligatures -> Unicode; `\\$` stays `\\$` so a bare `$` is always math.
+- Text accents, ligatures, textcomp symbols and special letters (`\\th`, `\\ng`) -> Unicode;
+  `\\$` stays `\\$` so a bare `$` is always math. Of two `\\title`s the last one wins.
 - Unknown commands are kept (`\\foo{x}` -> `\\foo x`): text is never silently deleted.
 
 >>> to_text("\\\\begin{document}\\\\section{Intro}Caf\\\\'e \\\\cite{k}.\\\\end{document}")
@@ -22,11 +32,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from arxiv2lm.latex import mathmode
+from arxiv2lm.latex import acronyms, bibliography, frontmatter, mathmode, siunitx
 from arxiv2lm.latex.scan import read_arg, read_group, read_optional
 from arxiv2lm.latex.textrules import (
     ACCENTS,
+    BREAKS,
     DOTLESS,
     DROP_ARGS,
     DROP_ENVS,
@@ -37,7 +49,6 @@ from arxiv2lm.latex.textrules import (
     LIST_ENVS,
     RBRACE,
     SYMBOLS,
-    THEOREM_DEFAULTS,
     TILDE,
     UNWRAP,
     UNWRAP_ENVS,
@@ -46,48 +57,33 @@ from arxiv2lm.latex.textrules import (
 )
 
 _CS = re.compile(r"\\(?:([A-Za-z]+)(\*?)|(.))", re.S)
-_BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
-_END_DOC = re.compile(r"\\end\s*\{document\}")
-_TITLE = re.compile(r"\\(?:title|icmltitle)(?![A-Za-z@])\s*(?:\[[^\]]*\])?")
-_ABSTRACT_ENV = re.compile(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", re.S)
-_ABSTRACT_CMD = re.compile(r"\\abstract(?![A-Za-z@])")
-_APPENDIX = re.compile(r"\\appendix(?![A-Za-z@])|\\begin\{appendix\}|\\begin\{appendices\}")
-_BIBLIO = re.compile(
-    "|".join(
-        [
-            r"\\begin\{thebibliography\}.*?(?:\\end\{thebibliography\}|\Z)",
-            r"\\bibliography\s*\{[^{}]*\}",
-            r"\\printbibliography(?:\[[^\]]*\])?",
-        ]
-    ),
-    re.S,
-)
-_NEWTHEOREM = re.compile(r"\\newtheorem(\*?)\s*\{([^{}]+)\}\s*(?:\[[^\]]*\])?\s*\{([^{}]+)\}")
-_DECLARETHEOREM = re.compile(r"\\declaretheorem(\*?)\s*(?:\[([^\]]*)\])?\s*\{([^{}]+)\}")
 _CAPTION = re.compile(r"\\(?:sub|table)?caption(?:of)?(?![A-Za-z@])\*?")
-
-
-def theorem_names(text: str) -> dict[str, tuple[str, bool]]:
-    """env name -> (label, numbered) from `\\newtheorem`, `\\declaretheorem` and defaults."""
-    names = dict(THEOREM_DEFAULTS)
-    for star, env, label in _NEWTHEOREM.findall(text):
-        names[env.strip()] = (label.strip(), not star)
-    for star, opts, env in _DECLARETHEOREM.findall(text):
-        m = re.search(r"name\s*=\s*\{?([^,\]{}]+)", opts)
-        label = m.group(1).strip() if m else env.strip().capitalize()
-        names[env.strip()] = (label, not star and "numbered=no" not in opts.replace(" ", ""))
-    return names
 
 
 def _env_span(s: str, name: str, start: int) -> tuple[int, int] | None:
     return mathmode._env_end(s, name, start)
 
 
+@dataclass(frozen=True)
+class Conversion:
+    text: str
+    figures_uncaptioned: int  # figures with no caption, of which nothing is kept
+
+
 class _Converter:
-    def __init__(self, theorems: dict[str, tuple[str, bool]], keep_bib: bool) -> None:
+    def __init__(
+        self,
+        theorems: dict[str, tuple[str, bool]],
+        keep_bib: bool,
+        terms: dict[str, acronyms.Term] | None = None,
+        units: dict[str, str] | None = None,
+    ) -> None:
         self.theorems = theorems
         self.keep_bib = keep_bib
         self.counters: dict[str, int] = {}
+        self.glossary = acronyms.Glossary(terms or {})
+        self.units = siunitx.UNITS if units is None else units
+        self.figures_uncaptioned = 0
 
     def conv(self, s: str) -> str:
         if "\\" not in s:
@@ -118,6 +114,15 @@ class _Converter:
             return "", i
         if word in ACCENTS:
             return self.accent(s, i, word)
+        if word in BREAKS:
+            o = read_optional(s, i)
+            return BREAKS[word], (o[1] if o else i)
+        if word in acronyms.COMMANDS:
+            return self.glossary.command(word, s, i, self.conv)
+        if word in siunitx.COMMANDS:
+            got = siunitx.command(word, s, i, self.units, self.conv)
+            if got is not None:
+                return got
         handler: Callable[[str, int, str], tuple[str, int]] | None = self.HANDLERS.get(word)
         if handler is not None:
             return handler(self, s, i, word)
@@ -127,10 +132,12 @@ class _Converter:
             return self.unwrap(s, i, UNWRAP[word])
         if word in HEADINGS:
             return self.heading(s, i, HEADINGS[word])
-        if "cite" in word:
+        if "cite" in word.lower():  # \citep, \Citet, \parencite, \Textcite, ...
             return "[CITE]", self.skip_args(s, i, 1)
         if word.endswith("ref") and word not in ("href", "hyperref"):
             return "[REF]", self.skip_args(s, i, 1)
+        if word.endswith("refrange"):  # cleveref, varioref: `\crefrange{a}{b}`
+            return "[REF]", self.skip_args(s, i, 2)
         return self.unknown(s, i, "\\" + word + star)
 
     def unknown(self, s: str, i: int, cmd: str) -> tuple[str, int]:
@@ -197,11 +204,19 @@ class _Converter:
         text, i = self.unwrap(s, i, (0, 1))
         return (f" ({text.strip()})" if text.strip() else ""), i
 
+    def quote(self, s: str, i: int, _w: str) -> tuple[str, int]:
+        """csquotes' `\\enquote{x}`, dirtytalk's `\\say{x}` -> “x”."""
+        text, i = self.unwrap(s, i, (0, 1))
+        return "“" + text + "”", i
+
     def item(self, s: str, i: int, _w: str) -> tuple[str, int]:
         o = read_optional(s, i)
-        if o is not None:
-            return "\n- " + self.conv(o[0]).strip() + " ", o[1]
-        return "\n- ", i
+        label = "" if o is None else self.conv(o[0]).strip()
+        label += " " if label else ""
+        i = i if o is None else o[1]
+        while s.startswith((" ", "\t"), i):  # TeX skips the blanks after `\item`
+            i += 1
+        return "\n- " + label, i
 
     def caption(self, s: str, i: int, word: str) -> tuple[str, int]:
         text, i = self.unwrap(s, i, (1, 2) if word == "captionof" else (0, 1))
@@ -231,12 +246,15 @@ class _Converter:
                 g = read_group(body, o[1] if o else i)
                 if g is not None:
                     caps.append(f"{FLOATS[base]}: " + " ".join(self.conv(g[0]).split()))
+            if not caps and FLOATS[base] == "Figure":
+                self.figures_uncaptioned += 1
             return "".join(f"\n\n{c}\n\n" for c in caps)
-        if base == "thebibliography":
+        if base in bibliography.LIST_ENVS or base == "biblist":
             if not self.keep_bib:
                 return ""
-            body = body.replace("\\bibitem", "\n\\item").replace("\\newblock", " ")
-            return "\n\n" + self.conv(re.sub(r"\\item\s*\{[^{}]*\}", r"\\item", body)) + "\n\n"
+            if base == "biblist":
+                return "\n\n" + self.conv(bibliography.amsrefs(body)) + "\n\n"
+            return "\n\n" + self.conv(bibliography.items(body, base)) + "\n\n"
         if base in DROP_ENVS:
             return ""
         if base in ("tabular", "tabularx", "tabulary", "longtable", "supertabular"):
@@ -269,36 +287,32 @@ class _Converter:
         g = read_group(s, i)
         return "", (g[1] if g else i)
 
+    def bib_entry(self, s: str, i: int, word: str) -> tuple[str, int]:
+        """An entry of a hand-set reference list with no environment (`\\reference ...`)."""
+        if not self.keep_bib:
+            return "", i
+        return "\n- ", bibliography.entry_start(s, i, word)
+
+    def refsection(self, s: str, i: int, _w: str) -> tuple[str, int]:
+        """biblatex `.bbl` data, inlined for `\\printbibliography`."""
+        tex, i = bibliography.biblatex(s, i)
+        return ("\n\n" + self.conv(tex) + "\n\n" if self.keep_bib else ""), i
+
     HANDLERS: dict[str, Callable[[_Converter, str, int, str], tuple[str, int]]] = {
         "footnote": footnote,
         "footnotetext": footnote,
         "item": item,
+        "enquote": quote,
+        "say": quote,
         "caption": caption,
         "captionof": caption,
         "subcaption": caption,
         "begin": begin,
         "end": end,
+        "reference": bib_entry,
+        "refpar": bib_entry,
+        "refsection": refsection,
     }
-
-
-def _title(doc: str) -> str | None:
-    m = _TITLE.search(doc)
-    if m is None:
-        return None
-    g = read_group(doc, m.end())
-    return g[0] if g else None
-
-
-def _abstract(doc: str) -> tuple[str | None, str]:
-    """(abstract source, doc without it)."""
-    m = _ABSTRACT_ENV.search(doc)
-    if m:
-        return m.group(1), doc[: m.start()] + doc[m.end() :]
-    c = _ABSTRACT_CMD.search(doc)
-    g = read_group(doc, c.end()) if c else None
-    if c and g:
-        return g[0], doc[: c.start()] + doc[g[1] :]
-    return None, doc
 
 
 def to_text(
@@ -309,32 +323,41 @@ def to_text(
     keep_bibliography: bool = False,
 ) -> str:
     """Plain text of a full LaTeX document (preamble and all), per the module conventions."""
-    theorems = theorem_names(doc)
-    title = _title(doc)
-    abstract, doc = _abstract(doc)
-    b = _BEGIN_DOC.search(doc)
-    body = doc[b.end() :] if b else doc
-    e = _END_DOC.search(body)
-    body = body[: e.start()] if e else body
-    if not keep_appendix:
-        a = _APPENDIX.search(body)
-        body = body[: a.start()] if a else body
-    if not keep_bibliography:
-        body = _BIBLIO.sub("", body)
-    conv = _Converter(theorems, keep_bibliography)
+    return convert(doc, keep_title, keep_abstract, keep_appendix, keep_bibliography).text
+
+
+def convert(
+    doc: str,
+    keep_title: bool = True,
+    keep_abstract: bool = True,
+    keep_appendix: bool = True,
+    keep_bibliography: bool = False,
+) -> Conversion:
+    """`to_text`'s text with what the conversion counted."""
+    # preamble and document protected apart (a stray `$` of the preamble pairs with nothing
+    # of the text), into one list of spans: a term defined in the preamble may hold math
+    spans: list[str] = []
+    b = frontmatter.BEGIN_DOC.search(doc)
+    cut = b.start() if b else 0
+    doc = mathmode.protect(doc[:cut], spans)[0] + mathmode.protect(doc[cut:], spans)[0]
+    theorems = frontmatter.theorem_names(doc)
+    conv = _Converter(theorems, keep_bibliography, acronyms.collect(doc), siunitx.collect(doc))
+    title = frontmatter.title(doc)
+    abstract, doc = frontmatter.abstract(doc)
+    body = frontmatter.body(doc, keep_appendix)
+    body = bibliography.clean_bbl(body) if keep_bibliography else bibliography.drop(body)
     parts: list[str] = []
     for src, wrap in (
         (title if keep_title else None, "# {}"),
         (abstract if keep_abstract else None, "## Abstract\n\n{}"),
     ):
         if src:
-            t, spans = mathmode.protect(src)
-            text = mathmode.restore(finish(conv.conv(t)), spans).strip()
+            text = mathmode.restore(finish(conv.conv(src)), spans).strip()
             if "\n" not in wrap:
                 text = " ".join(text.split())
             if text:
                 parts.append(wrap.format(text))
-    t, spans = mathmode.protect(body)
-    parts.append(mathmode.restore(finish(conv.conv(t)), spans))
+    parts.append(mathmode.restore(finish(conv.conv(body)), spans))
     # accents were built from combining marks: compose them
-    return unicodedata.normalize("NFC", "\n\n".join(p.strip() for p in parts if p.strip()))
+    text = unicodedata.normalize("NFC", "\n\n".join(p.strip() for p in parts if p.strip()))
+    return Conversion(text, conv.figures_uncaptioned)
