@@ -3,21 +3,20 @@
 A stage must rerun when any project module its entry script imports changes, so each stage's
 `deps:` covers the import closure of `stages/<name>.py` over `src/arxiv2lm/` (lazy imports
 included). And every third-party import of the shipped code (`src/arxiv2lm`, `stages/`) must
-come with a runtime install: `[project] dependencies` or what those pull in.
+come with a runtime install: `[project] dependencies` or what those pull in (conftest's
+`runtime_distributions`; tests/test_pipeline.py runs the stages with nothing else importable).
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-import tomllib
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,47 +159,21 @@ def _third_party_imports() -> dict[str, list[str]]:
     return found
 
 
-def _runtime_distributions() -> set[str]:
-    """Canonical names of `[project] dependencies` and, transitively, what they require."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    todo = [Requirement(r) for r in project["dependencies"]]
-    seen: set[str] = set()
-    while todo:
-        req = todo.pop()
-        name = canonicalize_name(req.name)
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = metadata.requires(req.name) or []
-        except metadata.PackageNotFoundError:
-            continue  # not installed here: its own requirements cannot be read
-        for text in requires:
-            sub = Requirement(text)
-            extras = req.extras or {""}
-            if sub.marker and not any(sub.marker.evaluate({"extra": e}) for e in extras):
-                continue
-            todo.append(sub)
-    return seen
-
-
-def test_shipped_imports_are_runtime_dependencies() -> None:
-    runtime = _runtime_distributions()
+def test_shipped_imports_are_runtime_dependencies(runtime_distributions: set[str]) -> None:
     dists = metadata.packages_distributions()
     problems = []
     for module, files in sorted(_third_party_imports().items()):
         names = {canonicalize_name(d) for d in dists.get(module, [])}
         if not names:
             problems.append(f"{module} (in {files[0]}): not installed, no distribution known")
-        elif not names & runtime:
+        elif not names & runtime_distributions:
             problems.append(f"{module} (in {files[0]}): {sorted(names)} not a runtime dependency")
     assert not problems, "shipped code imports what a runtime install lacks:\n" + "\n".join(
         problems
     )
 
 
-def test_runtime_closure_includes_transitive_and_renamed() -> None:
-    runtime = _runtime_distributions()
-    assert "pyyaml" in runtime  # imported as `yaml`
-    assert "scmrepo" in runtime  # comes with dvc
-    assert "pytest" not in runtime  # a test extra only
+def test_runtime_closure_includes_transitive_and_renamed(runtime_distributions: set[str]) -> None:
+    assert "pyyaml" in runtime_distributions  # imported as `yaml`
+    assert "scmrepo" in runtime_distributions  # comes with dvc
+    assert "pytest" not in runtime_distributions  # a test extra only

@@ -1,7 +1,9 @@
 """The DVC behaviour the project promises, on a small sample, in a temporary git copy.
 
 One module-scoped project runs `dvc repro` once; the tests then check what reruns
-after each kind of change. This is the slowest test module (a few minutes).
+after each kind of change. Every process runs as after a runtime-only install (conftest's
+`runtime_only`: test extras unimportable), so a stage importing one fails here. This is
+the slowest test module (over a minute).
 """
 
 from __future__ import annotations
@@ -12,22 +14,29 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from tests.conftest import RuntimeOnly
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATA_STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
 ALL_STAGES = [*DATA_STAGES, "pretrain", "evaluate", "report"]
-# Smaller than the shipped sample so the suite stays within its time budget.
+# Smaller than the shipped sample so the suite stays within its time budget. Training runs
+# three times here (repro and two experiments); 20 steps still show a falling val loss (two
+# evals), and the golden loss curve is tests/train's.
 SMALL = {
     ("ingest", "n_papers"): 140,
     ("tokenizer", "vocab_size"): 1024,
     ("tokenizer", "n_mined_symbols"): 64,
-    ("pretrain", "max_steps"): 40,
-    ("pretrain", "eval_every"): 20,
+    ("pretrain", "max_steps"): 20,
+    ("pretrain", "eval_every"): 10,
     ("pretrain", "checkpoint_every"): 20,
     ("pretrain", "log_every"): 5,
     ("evaluate", "max_docs"): 8,
@@ -61,7 +70,7 @@ def lock_outs(project: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, runtime_only: RuntimeOnly) -> Iterator[Path]:
     dest = tmp_path_factory.mktemp("pipeline") / "proj"
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
@@ -82,11 +91,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(dest, "git", "init", "-q")
     run(dest, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     run(dest, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
-    first = run(dest, "dvc", "repro")
-    assert ran_stages(first.stdout) == set(ALL_STAGES)
-    run(dest, "git", "add", "-A")
-    run(dest, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro")
-    return dest
+    mp = pytest.MonkeyPatch()  # for this module's subprocesses: only the runtime install
+    for key, value in runtime_only.env.items():
+        mp.setenv(key, value)
+    try:
+        first = run(dest, "dvc", "repro")
+        assert ran_stages(first.stdout) == set(ALL_STAGES)
+        started = runtime_only.log.read_text().split()  # argv[:2] of each interpreter
+        for name in ALL_STAGES:  # the blocker was in force in each stage's interpreter
+            assert any(arg.endswith(f"stages/{name}.py") for arg in started), name
+        run(dest, "git", "add", "-A")
+        run(dest, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "repro")
+        yield dest
+    finally:
+        mp.undo()
 
 
 def test_repro_produces_reports_and_a_falling_loss(project: Path) -> None:
@@ -136,7 +154,9 @@ def test_data_stages_are_deterministic(project: Path) -> None:
 
 
 def test_pretrain_param_reruns_only_training_and_plots_diff(project: Path) -> None:
-    out = run(project, "dvc", "exp", "run", "-n", "lr-low", "-S", "pretrain.lr=0.002")
+    # max_steps too, to train for less: still only `pretrain` params change
+    lower = ["-S", "pretrain.lr=0.002", "-S", "pretrain.max_steps=10"]
+    out = run(project, "dvc", "exp", "run", "-n", "lr-low", *lower)
     assert ran_stages(out.stdout) == {"pretrain", "evaluate", "report"}
     diff = run(project, "dvc", "plots", "diff", "HEAD", "lr-low", "--json", "--split")
     data = json.loads(diff.stdout)

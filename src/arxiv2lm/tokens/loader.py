@@ -36,7 +36,7 @@ class TokenStream:
     contiguous slices, which may span units (only then are tokens copied).
 
     >>> s = TokenStream([np.arange(3), np.arange(3, 5)], np.dtype("<u2"))
-    >>> len(s), s[2:4].tolist(), s[-1]
+    >>> len(s), s[2:4].tolist(), int(s[-1])
     (5, [2, 3], 4)
     """
 
