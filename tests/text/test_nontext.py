@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from arxiv2lm.latex.project import ExtractResult, extract_paper
+from arxiv2lm.ledger import Drop
 from arxiv2lm.sources.archives import read_folder
 from arxiv2lm.sources.sample_tex import make_paper
 from arxiv2lm.text.nontext import (
@@ -58,26 +59,29 @@ def test_text_whitespace_is_not_control() -> None:
 
 
 @pytest.mark.parametrize(
-    "data,skip,encoding",
+    "data,skip",
     [
-        (1_000_000, b"", "latin_1"),  # C1 controls too
-        (1_000_000, b"\x81\x8d\x8f\x90\x9d", "cp1252"),  # no byte cp1252 lacks
+        (1_000_000, b""),  # C1 controls too
+        (1_000_000, b"\x81\x8d\x8f\x90\x9d"),  # no byte cp1252 lacks: every byte decodes
     ],
 )
-def test_random_bytes_named_main_tex(data: int, skip: bytes, encoding: str) -> None:
+def test_random_bytes_named_main_tex_are_dropped_at_extract(data: int, skip: bytes) -> None:
+    """Bytes that are no text in any codec (C0 control bytes over 1%) never reach normalize:
+    extract drops the paper as `bad_encoding` instead of decoding junk."""
     r = extract_paper(["main.tex"], [_random_bytes(data, skip)], EXTRACT)
-    assert isinstance(r, ExtractResult) and r.encoding == encoding  # extract passes it on
-    drop = not_text(r.text)
-    assert drop is not None and drop.reason == "not_text"
-    assert control_share(r.text) > 0.1
+    assert isinstance(r, Drop) and r.reason == "bad_encoding", r
+    assert "control bytes" in r.detail
 
 
-def test_utf16_and_a_bom_over_junk() -> None:
+def test_utf16_without_a_bom_is_dropped_and_junk_after_a_bom_is_not_text() -> None:
     utf16 = ("\\section{Intro} Some text about things.\n" * 2000).encode("utf-16-le")
-    assert control_share(_extract(["main.tex"], [utf16])) > 0.4  # a NUL every other char
+    r = extract_paper(["main.tex"], [utf16], EXTRACT)
+    assert isinstance(r, Drop) and r.reason == "bad_encoding"  # a NUL every other byte
     bom = b"\xef\xbb\xbf" + _random_bytes(100_000)
-    assert control_share(_extract(["main.tex"], [bom])) > 0.4  # U+FFFD
-    assert not_text(_extract(["main.tex"], [utf16])) is not None
+    text = _extract(["main.tex"], [bom])  # the BOM says UTF-8: decoded with U+FFFD, then
+    assert control_share(text) > 0.4  # normalize's not_text drops it
+    drop = not_text(text)
+    assert drop is not None and drop.reason == "not_text"
 
 
 def test_base64_blob() -> None:
