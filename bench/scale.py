@@ -38,6 +38,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e import copy_project  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
 LINEAR_TOL = 0.25  # linear: the last growth rate within 25% of the first
@@ -58,19 +61,9 @@ class Row:
 
 
 def snapshot(dest: Path) -> None:
-    """Copy the files git lists (tracked and new, not ignored) but data/ and models/, once:
-    every size then runs the same code, even while the working tree is being edited."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        check=True,
-    ).stdout.splitlines()
-    for rel in files:
-        if (ROOT / rel).is_file() and not rel.startswith(("data/", "models/")):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
+    """Copy the project (the files git lists but data/ and models/) once, as bench/e2e.py
+    does: every size then runs the same code, even while the working tree is being edited."""
+    copy_project(dest)
 
 
 def set_params(dest: Path, overrides: dict[tuple[str, str], object]) -> None:

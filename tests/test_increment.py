@@ -5,19 +5,16 @@ tokenizer is kept (not retrained), and every older shard unit keeps its bytes.""
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from arxiv2lm.io import read_json
-from arxiv2lm.sources.chunks import member_id
-from arxiv2lm.sources.manifest import MANIFEST, read_manifest, write_manifest
+from arxiv2lm.sources.manifest import MANIFEST, read_manifest
 from arxiv2lm.sources.sample import SNAPSHOT, generate_sample
-from arxiv2lm.workcache import chunk_order
+from bench.increment import latest, mirror
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
@@ -30,30 +27,6 @@ def _commands() -> dict[str, list[str]]:
     """Each data stage's argv as dvc.yaml runs it (`python stages/<name>.py ...`)."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     return {name: stages[name]["cmd"].split()[2:] for name in DATA_STAGES}
-
-
-def _latest(entries: list) -> object:
-    """The newest chunk in time order (the manifest lists 9901 after 2301)."""
-    return max(entries, key=lambda e: chunk_order(Path(e.filename).stem))
-
-
-def _mirror(full: Path, out: Path, without_last: bool) -> None:
-    """A local mirror of the generated sample, with or without its newest chunk (and that
-    chunk's papers in the metadata snapshot): the month that arrives."""
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(full, out)
-    if not without_last:
-        return
-    entries = read_manifest(full / MANIFEST)
-    last = _latest(entries)
-    with tarfile.open(full / last.filename) as tar:
-        gone = {member_id(m.name) for m in tar.getmembers()} - {None}
-    (out / last.filename).unlink()
-    write_manifest([e for e in entries if e is not last], out / MANIFEST)
-    lines = (full / SNAPSHOT).read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [ln for ln in lines if json.loads(ln)["id"] not in gone]
-    assert len(kept) < len(lines)
-    (out / SNAPSHOT).write_text("".join(kept), encoding="utf-8")
 
 
 def _set(project: Path, section: str, **changes: object) -> None:
@@ -75,11 +48,11 @@ def _run_all(project: Path) -> dict[str, dict]:
 def test_a_new_month_computes_only_its_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     full = tmp_path / "full"
     generate_sample(full, seed=20260101, n_papers=120, papers_per_chunk=20)
-    mirror, project = tmp_path / "mirror", tmp_path / "project"
-    _mirror(full, mirror, without_last=True)
+    local, project = tmp_path / "mirror", tmp_path / "project"
+    mirror(full, local, without_last=True)
     project.mkdir()
     shutil.copy(ROOT / "params.yaml", project / "params.yaml")
-    _set(project, "ingest", source="local", local_dir=str(mirror), snapshot=str(mirror / SNAPSHOT))
+    _set(project, "ingest", source="local", local_dir=str(local), snapshot=str(local / SNAPSHOT))
     _set(project, "tokenizer", vocab_size=1024, n_mined_symbols=40)
     monkeypatch.chdir(project)
 
@@ -88,13 +61,13 @@ def test_a_new_month_computes_only_its_units(tmp_path: Path, monkeypatch: pytest
     shutil.copy(project / "data/tokenizer/tokenizer.model", pinned)
     _set(project, "tokenizer", reuse=str(pinned))
     again = _run_all(project)  # pinning: the same model bytes, so nothing is encoded again
-    n_old = len(read_manifest(mirror / MANIFEST))
+    n_old = len(read_manifest(local / MANIFEST))
     assert again["shard"] == {"units_computed": 0, "units_reused": n_old}
     old_units = {p.name: p.read_bytes() for p in (project / "data/shard/units").iterdir()}
 
-    _mirror(full, mirror, without_last=False)  # the new month arrives
+    mirror(full, local, without_last=False)  # the new month arrives
     run = _run_all(project)
-    n = len(read_manifest(mirror / MANIFEST))
+    n = len(read_manifest(local / MANIFEST))
     assert (run["validate"]["units_computed"], run["validate"]["units_reused"]) == (1, n - 1)
     assert (run["extract"]["units_computed"], run["extract"]["units_reused"]) == (1, n - 1)
     assert run["normalize"] == {
@@ -106,5 +79,5 @@ def test_a_new_month_computes_only_its_units(tmp_path: Path, monkeypatch: pytest
     new_units = {p.name: p.read_bytes() for p in (project / "data/shard/units").iterdir()}
     assert {k: new_units[k] for k in old_units} == old_units
     added = sorted(set(new_units) - set(old_units))
-    stem = Path(_latest(read_manifest(mirror / MANIFEST)).filename).stem
+    stem = Path(latest(read_manifest(local / MANIFEST)).filename).stem
     assert {a.split(".")[0] for a in added} == {stem}
