@@ -68,8 +68,8 @@ ARG_FORMS = frozenset(["iftoggle", "nottoggle", "ifbool", "notbool", "ifthenelse
 _VERBATIM = "|".join(re.escape(e) for e in VERBATIM_ENVS)
 # Braces, and after a backslash the tokens that matter. The top level is three literals, so
 # re skips the text between them in C (named groups at the top cost ~1 us a character).
-_TOKEN = re.compile(
-    r"\{|\}|\\(?:"
+_BACKSLASHED = (
+    r"\\(?:"
     + "|".join(
         [
             r"(?P<ESC>[\\{}])",  # `\\`, `\{`, `\}`: no group, no command after
@@ -86,6 +86,22 @@ _TOKEN = re.compile(
         ]
     )
     + ")"
+)
+_TOKEN = re.compile(r"\{|\}|" + _BACKSLASHED)
+# The same tokens but braces: a brace match is one character that no other token starts at,
+# so both find the same other tokens. Braces matter only to conditionals; a text with none
+# skips them (most of a paper's tokens are braces, each a Python step).
+_NO_BRACES = re.compile(_BACKSLASHED)
+# Found before any COND, CSX, ELSE, OR or FI token (a superset: one C search decides).
+_MAYBE_CONDITIONAL = re.compile(
+    "|".join(
+        [
+            r"\\@?if",
+            r"\\not(?:toggle|bool)",
+            r"\\expandafter",
+            rf"\\(?:else|or|fi){W}",
+        ]
+    )
 )
 _SLOT = {"ELSE": 0, "OR": 1, "FI": 2}  # in an opener's [else, or, fi]
 _AFTER_WORD = re.compile(r"[ \t]*+(?:\n[ \t]*+(?!\n))?")  # TeX skips these after a word
@@ -175,7 +191,8 @@ def _structure(text: str, switches: set[str]) -> _Structure:
         link_(-1)
         amb_(n_amb)
 
-    for m in _TOKEN.finditer(text):
+    conditional = _MAYBE_CONDITIONAL.search(text) is not None
+    for m in (_TOKEN if conditional else _NO_BRACES).finditer(text):
         kind = m.lastgroup
         if kind is None:  # a brace
             pos = m.start()
