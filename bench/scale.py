@@ -96,13 +96,14 @@ def adopt_orphans() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def run_stage(name: str, stage: dict, proj: Path, env: dict[str, str]) -> Row:
-    """Run one stage's cmd and reap it and every orphan it leaves: its CPU and peak RSS."""
-    log = proj / f".scale-{name}.log"
+def run_cmd(cmd: str | list[str], cwd: Path, env: dict[str, str] | None, log: Path) -> tuple:
+    """Run a command and reap it and every orphan it leaves (after `adopt_orphans`):
+    (exit code, wall s, CPU s of all of them, peak RSS KiB of the largest one)."""
     t0 = time.perf_counter()
     cpu_s, rss_kib, status = 0.0, 0, 0
     with open(log, "wb") as out:
-        proc = subprocess.Popen(stage["cmd"], shell=True, cwd=proj, env=env, stdout=out, stderr=out)
+        shell = isinstance(cmd, str)
+        proc = subprocess.Popen(cmd, shell=shell, cwd=cwd, env=env, stdout=out, stderr=out)
         while True:  # until no child is left: the command, then its adopted forkserver
             try:
                 pid, st, ru = os.wait4(-1, 0)
@@ -111,10 +112,15 @@ def run_stage(name: str, stage: dict, proj: Path, env: dict[str, str]) -> Row:
             status = st if pid == proc.pid else status
             cpu_s += ru.ru_utime + ru.ru_stime  # each with its reaped descendants
             rss_kib = max(rss_kib, ru.ru_maxrss)  # Linux: KiB, largest single process
-    wall_s = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        sys.exit(f"scale: stage {name} failed ({proc.returncode}):\n{log.read_text()[-3000:]}")
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - t0, cpu_s, rss_kib
+
+
+def run_stage(name: str, stage: dict, proj: Path, env: dict[str, str]) -> Row:
+    """Run one stage's cmd and reap it and every orphan it leaves: its CPU and peak RSS."""
+    log = proj / f".scale-{name}.log"
+    code, wall_s, cpu_s, rss_kib = run_cmd(stage["cmd"], proj, env, log)
+    if code:
+        sys.exit(f"scale: stage {name} failed ({code}):\n{log.read_text()[-3000:]}")
     found = [proj / o / "stats.json" for o in outs(stage)]
     stats = next((json.loads(s.read_text()) for s in found if s.is_file()), {})
     inp = stats.get("in", {})

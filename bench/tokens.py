@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import random
-import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,12 +29,20 @@ import sentencepiece as spm
 
 from arxiv2lm.params import TokenizerParams
 from arxiv2lm.tokens import metrics
-from arxiv2lm.tokens.encode import build_shards
 from arxiv2lm.tokens.loader import ShardSet
 from arxiv2lm.tokens.sampler import WindowSampler
 from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokenizer
-from arxiv2lm.workcache import WorkCache, part_files
+from arxiv2lm.workcache import part_files
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import adopt_orphans, run_cmd  # noqa: E402
+
+_ENCODE = (  # argv: parts folder, model, out folder, workers
+    "import sys; from pathlib import Path; from arxiv2lm.tokens.encode import build_shards; "
+    "from arxiv2lm.workcache import WorkCache; a = sys.argv; "
+    "build_shards(sorted(Path(a[1]).glob('*.parquet')), Path(a[2]), Path(a[3]), 0.08, 'bench', "
+    "int(a[4]), WorkCache(None))"
+)
 BIG_MODEL_TOKENS_PER_S = 50_000  # 1.36B preset, one H100, bf16 (6 * N * tokens/s ~ 400 TFLOPs)
 WORDS = [
     "we",
@@ -151,12 +159,6 @@ def corpus(normalize: Path | None, tex_dir: Path | None, mb: float) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the pool's workers)."""
-    use = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in use)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--normalize", type=Path, default=Path("data/normalize"))
@@ -209,13 +211,19 @@ def main() -> None:
         parts.append(work / f"parts/arXiv_src_2301_{c + 1:03d}.parquet")
         parts[-1].parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(many[c::4]), parts[-1])
-    # Per core = per CPU-second of this process and its workers: robust on a shared machine.
+    # Per core = per CPU-second of the shard run and its pool workers, which live under a
+    # forkserver the run never waits for: the run is a child process and this bench adopts
+    # and reaps its orphans (bench/scale.py), so their CPU is counted.
+    adopt_orphans()
     for workers in (1, 2):
-        t0, c0 = time.perf_counter(), cpu_s()
         out = work / f"shard-{workers}"
-        meta, _ = build_shards(parts, model, out, 0.08, "bench", workers, WorkCache(None))
+        argv = [str(work / "parts"), str(model), str(out), str(workers)]
+        log = work / f"shard-{workers}.log"
+        code, dt, cpu, _ = run_cmd([sys.executable, "-c", _ENCODE, *argv], work, None, log)
+        if code:
+            sys.exit(f"bench: shard run failed:\n{log.read_text()[-3000:]}")
+        meta = json.loads((out / "meta.json").read_text())
         n = sum(s["tokens"] for s in meta["splits"].values())
-        dt, cpu = time.perf_counter() - t0, cpu_s() - c0
         print(
             f"shard (encode + write), {workers} worker(s), {enc_mb:.0f} MB: "
             f"{enc_mb / dt:.2f} MB/s wall, {enc_mb / cpu:.2f} MB/s per core (CPU time), "
