@@ -96,11 +96,17 @@ def resolve(text: str) -> str:
     # number each \ensuremath and \xspace (with its `{}`), in one left-to-right pass
     parts: list[str] = []
     written: list[str] = []  # each mark's text as written
-    pos = 0
+    spots: list[tuple[int, int]] = []  # each mark's (start, end) in `marked`
+    pos = size = 0
     for m in _TOKENS.finditer(text):
-        if _escaped(text, m.start()):
+        start = m.start()
+        if text[start - 1 : start] == "\\" and _escaped(text, start):
             continue  # `\\ensuremath`: a line break, then a word
-        parts += [text[pos : m.start()], f"\ue010{len(written)}\ue011"]
+        chunk, mark = text[pos:start], f"\ue010{len(written)}\ue011"
+        parts += [chunk, mark]
+        size += len(chunk)
+        spots.append((size, size + len(mark)))
+        size += len(mark)
         written.append(m.group(0))
         pos = m.end()
     parts.append(text[pos:])
@@ -111,35 +117,34 @@ def resolve(text: str) -> str:
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in `marked`
     math_until = -1  # inside a text-mode \ensuremath: its marks are math
     dollars: set[int] = set()
-    for m in _MARK.finditer(marked):
-        k = int(m.group(1))
-        mode = "math" if m.start() < math_until else modes[k]
-        if mode == "verbatim" or written[k].startswith("\\xspace"):
-            nxt = marked[m.end() : m.end() + 1]
-            space = " " if nxt.isalnum() else ""  # what xspace adds before a word
-            edits.append((m.start(), m.end(), written[k] if mode == "verbatim" else space))
+    # the text holds no mark character, so the marks are exactly `spots`, in order
+    for k, (start, end) in enumerate(spots):
+        mode = "math" if start < math_until else modes[k]
+        if mode == "verbatim" or written[k][1] == "x":  # `\xspace`
+            space = " " if marked[end : end + 1].isalnum() else ""  # xspace before a word
+            edits.append((start, end, written[k] if mode == "verbatim" else space))
             continue
-        j = _BLANKS.match(marked, m.end()).end()  # type: ignore[union-attr]
+        j = _BLANKS.match(marked, end).end()  # type: ignore[union-attr]
         close = groups.close(j) if marked.startswith("{", j) else None
         if close is None:  # one token (`\ensuremath\alpha`) or nothing to read
             tok = _TOKEN.match(marked, j)
             if mode == "math" or tok is None:
-                edits.append((m.start(), m.end(), ""))
+                edits.append((start, end, ""))
             else:
-                edits.append((m.start(), tok.end(), "$" + tok.group(0) + "$"))
+                edits.append((start, tok.end(), "$" + tok.group(0) + "$"))
             continue
         if _SPACES.match(marked, j + 1).end() >= close:  # type: ignore[union-attr]
             # `\ensuremath{}`: `$$` would open display math
-            edits += [(m.start(), close + 1, "")]
+            edits += [(start, close + 1, "")]
         elif mode == "math":
-            glue = marked[j + 1 : j + 2].isalpha() and marked[m.start() - 1 : m.start()].isalpha()
-            glue = glue and _CS_END.search(marked, max(0, m.start() - 64), m.start())
+            glue = marked[j + 1 : j + 2].isalpha() and marked[start - 1 : start].isalpha()
+            glue = glue and _CS_END.search(marked, max(0, start - 64), start)
             space = " " if glue else ""
-            edits += [(m.start(), j + 1, space), (close, close + 1, "")]
+            edits += [(start, j + 1, space), (close, close + 1, "")]
         else:  # text mode: the group is inline math, kept apart from a `$` next to it
-            before = " $" if _dollar_before(marked, m.start(), written, dollars) else "$"
+            before = " $" if _dollar_before(marked, start, written, dollars) else "$"
             after = "$ " if _dollar_after(marked, close + 1, written) else "$"
-            edits += [(m.start(), j + 1, before), (close, close + 1, after)]
+            edits += [(start, j + 1, before), (close, close + 1, after)]
             math_until = max(math_until, close)
             dollars.add(close)
     edits.sort()
