@@ -101,6 +101,15 @@ def _substitute(tpl: _Template, args: list[str]) -> str:
     return "".join(out)
 
 
+def substitute(body: str, args: list[str]) -> str:
+    """`body` with `args` in place of `#1..#9` and `#` for `##`.
+
+    >>> substitute("\\\\def#1##1{#2_{##1}}", ["\\\\e", "e"])
+    '\\\\def\\\\e#1{e_{#1}}'
+    """
+    return _substitute(_template(body), args)
+
+
 def _expanded_size(body: str, tpl: _Template | None, args: list[str]) -> int:
     """An upper bound on the length of `_substitute(tpl, args)` plus its trailing space,
     known before the string is built: body + each argument times its uses (+1 for the

@@ -64,6 +64,10 @@ class Env:
 class Macros:
     commands: dict[str, Macro] = field(default_factory=dict)
     envs: dict[str, Env] = field(default_factory=dict)
+    # commands whose use defines commands, as written (`definers`); `commands` holds them
+    # without their definitions, as they act in the text
+    definers: dict[str, Macro] = field(default_factory=dict)
+    definer_uses: int = 0
 
     def __len__(self) -> int:
         return len(self.commands) + len(self.envs)

@@ -29,15 +29,26 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from arxiv2lm.latex import delimiters, xparse
+from arxiv2lm.latex import definers, delimiters, xparse
 from arxiv2lm.latex.expansion import Expanded, expand
-from arxiv2lm.latex.macroargs import Env, Macro, Macros, Param
+from arxiv2lm.latex.macroargs import Budget, Env, Macro, Macros, Param
 from arxiv2lm.latex.scan import read_arg, read_group, read_optional
 from arxiv2lm.latex.textrules import DROP_ARGS, DROP_WORDS, HEADINGS, UNWRAP, WORDS
 
 __all__ = ["Definition", "Env", "Expanded", "Macro", "Macros", "collect", "expand"]
 
-_NAME = re.compile(r"\s*(?:\{\s*\\([A-Za-z@]+|.)\s*\}|\\([A-Za-z@]+|.))")
+# the name: `{\\foo}`, `\\foo`, or (in a definer's body) `#1` / `{#1}`; `\\csname foo\\endcsname`
+_NAME = re.compile(
+    "|".join(
+        [
+            r"\s*\{\s*(?:\\(?P<a>[A-Za-z@]+|.)|(?P<b>#[1-9]))\s*\}",
+            r"\s*\\csname\s*(?P<e>[A-Za-z@]{1,64}|#[1-9])\s*\\endcsname(?![A-Za-z@])",
+            r"\s*\\(?P<c>[A-Za-z@]+|.)",
+            r"\s*(?P<d>#[1-9])",
+        ]
+    )
+)
+_USABLE_NAME = re.compile(r"[A-Za-z]+|[^A-Za-z@#]")
 _DEF_START = re.compile(
     "|".join(
         [
@@ -54,10 +65,11 @@ _DEF_START = re.compile(
         ]
     )
 )
-_PREFIXES = re.compile(r"(?:\\(?:long|global|protected|outer)\s*)+$")  # before `\def`
+_PREFIXES = re.compile(r"(?:\\(?:long|global|protected|outer|expandafter)\s*)+$")
 _NARGS = re.compile(r"\s*\[\s*(\d)\s*\]")
 _LET_TARGET = re.compile(r"\s*=?\s*(?:\{\s*(\\[A-Za-z@]+|\\.)\s*\}|(\\[A-Za-z@]+|\\.|[^\s{}]))")
 _DEF_PARAM = re.compile(r"#(.)", re.S)
+_DOUBLED = re.compile(r"##([1-9])")
 _USES_PARAM = re.compile(r"(?<!#)(?:##)*#[1-9]")
 _AFTER_CS = re.compile(r"(\\[A-Za-z@]+)\s+")
 MAX_PARAM_TEXT = 200  # characters between `\def\foo` and its body; TeX allows more, papers don't
@@ -101,6 +113,10 @@ class Definition:
     end: int
     usable: bool  # False: structural names and package internals (`@`) are never expanded
     provide: bool = False  # `\providecommand`-like: never overrides
+
+
+def _name(m: re.Match[str]) -> str:
+    return next(g for g in m.group("a", "b", "c", "d", "e") if g is not None)
 
 
 def _delimiter(text: str) -> str:
@@ -163,7 +179,7 @@ def _parse_pair(text: str, i: int, form: str) -> _Parsed | None:
     nm = _NAME.match(text, i)
     if nm is None:
         return None
-    name, i = nm.group(1) or nm.group(2), nm.end()
+    name, i = _name(nm), nm.end()
     nargs = 1
     if form != "DeclarePairedDelimiter":
         n = _NARGS.match(text, i)
@@ -201,7 +217,7 @@ def _parse_def(text: str, m: re.Match[str]) -> _Parsed | None:
         nm = _NAME.match(text, i)
         if nm is None:
             return None
-        name, i = nm.group(1) or nm.group(2), nm.end()
+        name, i = _name(nm), nm.end()
     if m.group("let"):
         rest = _LET_TARGET.match(text, i)
         if rest is None:
@@ -221,7 +237,10 @@ def _parse_def(text: str, m: re.Match[str]) -> _Parsed | None:
         i = spec[1]
     elif m.group("def"):
         j = text.find("{", i, i + MAX_PARAM_TEXT)
-        params = def_params(text[i:j]) if j >= 0 and "}" not in text[i:j] else None
+        # `##1` in a definer's body is `#1` once the definer is used
+        params = (
+            def_params(_DOUBLED.sub(r"#\1", text[i:j])) if j >= 0 and "}" not in text[i:j] else None
+        )
         if params is None:
             return None
         i = j
@@ -242,37 +261,69 @@ def collect(
     text: str, into: Macros | None = None, skip: frozenset[str] = frozenset(), code: bool = True
 ) -> Macros:
     """Add the definitions in comment-free `text` to `into` (later ones win), except those of
-    the command names in `skip` and, unless `code`, those whose body programs TeX."""
+    the command names in `skip` and, unless `code`, those whose body programs TeX. Uses of
+    definers (macros that define macros, see `definers`) add the definitions they make."""
     out = into if into is not None else Macros()
-    for d in iter_definitions(text):
-        if not d.usable or d.name in skip or not (code or _is_notation(d.macro)):
-            continue
-        d = replace(d, macro=_strip_inner(d.macro))
-        if isinstance(d.macro, Env):
-            if not (d.provide and d.name in out.envs):
-                out.envs[d.name] = d.macro
-        elif d.provide and (d.name in out.commands or d.name in CONVERTED):
-            continue  # \providecommand never overrides
-        elif d.kind == "let" and d.macro.body[1:] in out.commands:
-            out.commands[d.name] = out.commands[d.macro.body[1:]]  # alias of a known macro
-        else:
-            out.commands[d.name] = d.macro
+    _collect(text, out, skip, code, Budget(max(10**6, 32 * len(text))), 0)
     return out
+
+
+def _collect(
+    text: str, out: Macros, skip: frozenset[str], code: bool, budget: Budget, depth: int
+) -> None:
+    pos = 0
+    for d in iter_definitions(text):
+        _run_definers(text, pos, d.start, out, skip, code, budget, depth)
+        pos = d.end
+        _add(d, out, skip, code)
+    _run_definers(text, pos, len(text), out, skip, code, budget, depth)
+
+
+def _run_definers(
+    text: str, start: int, end: int, out: Macros, skip: frozenset[str], code: bool,
+    budget: Budget, depth: int,
+) -> None:  # fmt: skip
+    if out.definers and depth < definers.MAX_DEPTH:
+        for made in definers.uses(text, start, end, out, budget):
+            _collect(made, out, skip, code, budget, depth + 1)
+
+
+def _add(d: Definition, out: Macros, skip: frozenset[str], code: bool) -> None:
+    if not d.usable or d.name in skip:
+        return
+    mac = _strip_inner(d.macro)
+    if not (code or _is_notation(mac)):
+        return
+    if isinstance(mac, Env):
+        if not (d.provide and d.name in out.envs):
+            out.envs[d.name] = mac
+        return
+    if d.provide and (d.name in out.commands or d.name in CONVERTED):
+        return  # \providecommand never overrides
+    if d.kind == "let" and mac.body[1:] in out.commands:
+        out.commands[d.name] = out.commands[mac.body[1:]]  # alias of a known macro
+        definer = out.definers.get(mac.body[1:])
+    else:
+        out.commands[d.name] = mac
+        raw = d.macro
+        assert isinstance(raw, Macro)
+        definer = raw if definers.is_definer(raw.body, _DEF_START, out.definers) else None
+    if definer is not None:
+        out.definers[d.name] = definer
+    else:
+        out.definers.pop(d.name, None)
 
 
 def _without_definitions(body: str) -> str:
     """A body without the definitions it makes when used (`\\renewcommand\\arraystretch{2}` in an
-    environment's begin code): TeX would run them; left in, they would reach the text. One
-    level only, so nesting costs nothing more (the inner ones go with the outer)."""
+    environment's begin code, `\\def#1{..}` in a definer's): TeX would run them; left in, they
+    would reach the text. One level only, so nesting costs nothing more (the inner ones go with
+    the outer)."""
     out: list[str] = []
     pos = 0
-    for m in _DEF_START.finditer(body):
-        if m.start() < pos:
-            continue
-        parsed = _parse_def(body, m)
-        if parsed is not None:
-            out.append(body[pos : m.start()])
-            pos = parsed[2]
+    for d in iter_definitions(body):
+        out.append(body[pos : d.start])
+        pos = d.end
     out.append(body[pos:])
     return "".join(out)
 
@@ -300,12 +351,12 @@ def iter_definitions(text: str) -> Iterator[Definition]:
             continue
         name, mac, end = parsed
         start = m.start()
-        if m.group("def") or m.group("let"):  # `\long\global\def`: the prefixes go too
-            p = _PREFIXES.search(text, max(pos, start - 64), start)
-            start = p.start() if p else start
+        # `\long\global\def`, `\expandafter\newcommand\csname..`: the prefixes go too
+        p = _PREFIXES.search(text, max(pos, start - 64), start)
+        start = p.start() if p else start
         pos = end
         body = mac.begin.body + mac.end if isinstance(mac, Env) else mac.body
-        usable = name not in PROTECTED and "@" not in body and "@" not in name
+        usable = name not in PROTECTED and "@" not in body and bool(_USABLE_NAME.fullmatch(name))
         provide = "Provide" in m.group(0) or m.group("new") == "providecommand"
         kind = "env" if isinstance(mac, Env) else "let" if m.group("let") else "cmd"
         kind = "provide" if provide and kind == "cmd" else kind
