@@ -319,13 +319,7 @@ def _without_definitions(body: str) -> str:
     environment's begin code, `\\def#1{..}` in a definer's): TeX would run them; left in, they
     would reach the text. One level only, so nesting costs nothing more (the inner ones go with
     the outer)."""
-    out: list[str] = []
-    pos = 0
-    for d in iter_definitions(body):
-        out.append(body[pos : d.start])
-        pos = d.end
-    out.append(body[pos:])
-    return "".join(out)
+    return remove_definitions(body)
 
 
 def _strip_inner(mac: Macro | Env) -> Macro | Env:
