@@ -9,7 +9,7 @@ local mirror. FULL: ingest to shard on the whole mirror from an empty work cache
 in another copy, the mirror without its latest chunk (in time order) (and that chunk's papers in the
 metadata) is run, the tokenizer is pinned (`tokenizer.reuse`) and run once more, then the
 last chunk arrives and ingest to shard run again: that last run is the increment. CPU s are
-counted as bench/scale.py counts them (each stage and every process it leaves behind). The
+counted as bench/e2e.py counts them (each stage and every process it leaves behind). The
 chunk's share of the full run is the full run's CPU times the chunk's share of the mirror's
 stored bytes (and, printed beside it, of its members); the target is increment <= 1.5x the
 share. What each stage computed and reused comes from its `last_run.json`.
@@ -29,7 +29,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import STAGES, Row, adopt_orphans, load_average, run_stage, set_params, snapshot  # noqa: E402
+from e2e import adopt_orphans, load_average  # noqa: E402
+from scale import STAGES, Row, run_stage, set_params, snapshot  # noqa: E402
 
 from arxiv2lm.sources.chunks import member_id  # noqa: E402
 from arxiv2lm.sources.manifest import MANIFEST, read_manifest, write_manifest  # noqa: E402

@@ -25,21 +25,18 @@ load average is printed at start and end.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e import copy_project  # noqa: E402
+from e2e import adopt_orphans, copy_project, load_average, run_cmd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
@@ -47,7 +44,6 @@ LINEAR_TOL = 0.25  # linear: the last growth rate within 25% of the first
 FLAT_S = 0.05  # CPU s per 1x under which a stage does not grow at all
 RSS_TOL = 0.5  # bounded: peak RSS at the largest size within 50% of the smallest's
 MB = 1e6
-PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -87,32 +83,6 @@ def outs(stage: dict) -> list[str]:
 def size_mb(path: Path) -> float:
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files) / MB
-
-
-def adopt_orphans() -> None:
-    """Make this process the reaper of its descendants' orphans (Linux only)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-
-
-def run_cmd(cmd: str | list[str], cwd: Path, env: dict[str, str] | None, log: Path) -> tuple:
-    """Run a command and reap it and every orphan it leaves (after `adopt_orphans`):
-    (exit code, wall s, CPU s of all of them, peak RSS KiB of the largest one)."""
-    t0 = time.perf_counter()
-    cpu_s, rss_kib, status = 0.0, 0, 0
-    with open(log, "wb") as out:
-        shell = isinstance(cmd, str)
-        proc = subprocess.Popen(cmd, shell=shell, cwd=cwd, env=env, stdout=out, stderr=out)
-        while True:  # until no child is left: the command, then its adopted forkserver
-            try:
-                pid, st, ru = os.wait4(-1, 0)
-            except ChildProcessError:
-                break
-            status = st if pid == proc.pid else status
-            cpu_s += ru.ru_utime + ru.ru_stime  # each with its reaped descendants
-            rss_kib = max(rss_kib, ru.ru_maxrss)  # Linux: KiB, largest single process
-    return os.waitstatus_to_exitcode(status), time.perf_counter() - t0, cpu_s, rss_kib
 
 
 def run_stage(name: str, stage: dict, proj: Path, env: dict[str, str]) -> Row:
@@ -211,10 +181,6 @@ def growth(results: dict[int, dict[str, Row]]) -> list[str]:
         ratio = "-" if change is None else f"{change:.2f}"
         out.append(f"{name:<14} {cells} {ratio:>10} {verdict(rates):<6} {rss:5.2f}x {bounded}")
     return out
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> None:

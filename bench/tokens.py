@@ -35,7 +35,7 @@ from arxiv2lm.tokens.tokenizer import plan_sample, train_baseline, train_tokeniz
 from arxiv2lm.workcache import part_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import adopt_orphans, run_cmd  # noqa: E402
+from e2e import adopt_orphans, run_cmd  # noqa: E402
 
 _ENCODE = (  # argv: parts folder, model, out folder, workers
     "import sys; from pathlib import Path; from arxiv2lm.tokens.encode import build_shards; "
@@ -213,7 +213,7 @@ def main() -> None:
         pq.write_table(pa.Table.from_pylist(many[c::4]), parts[-1])
     # Per core = per CPU-second of the shard run and its pool workers, which live under a
     # forkserver the run never waits for: the run is a child process and this bench adopts
-    # and reaps its orphans (bench/scale.py), so their CPU is counted.
+    # and reaps its orphans (bench/e2e.py), so their CPU is counted.
     adopt_orphans()
     for workers in (1, 2):
         out = work / f"shard-{workers}"

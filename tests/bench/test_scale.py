@@ -39,7 +39,8 @@ MEASURE = """
 import dataclasses, json, os, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from bench.scale import adopt_orphans, run_stage
+from bench.e2e import adopt_orphans
+from bench.scale import run_stage
 adopt_orphans()
 stage = {"cmd": f"{sys.executable} burn.py", "outs": ["out"]}
 row = run_stage("burn", stage, Path.cwd(), dict(os.environ))

@@ -75,7 +75,7 @@ class ExtractResult:
     chars_out: int
 
     def row(self, paper_id: str, domain: str) -> dict[str, str | int]:
-        """The `data/extract/docs.parquet` row (see DOCS_SCHEMA) of this paper."""
+        """This paper's row (DOCS_SCHEMA) in its chunk's `data/extract/parts/<chunk>.parquet`."""
         fields = DOCS_SCHEMA.names[2:]
         return {"id": paper_id, "domain": domain} | {f: getattr(self, f) for f in fields}
 
