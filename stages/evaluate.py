@@ -63,7 +63,6 @@ def export_hf(
         save_hf(model.to("cpu", config_dtype(config)), args.hf, tokenizer, model_card(info))
     except ValueError as err:  # e.g. a unigram tokenizer: HF's would not give the same ids
         sys.exit(f"evaluate: no Hugging Face export: {err}")
-    print(f"evaluate: Hugging Face export in {args.hf} (AutoModelForCausalLM.from_pretrained)")
 
 
 def config_dtype(config: dict[str, Any]) -> torch.dtype:
@@ -113,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{metrics['seq_len']}: loss {metrics['loss']:.4f}, "
         f"{metrics['bits_per_byte']:.3f} bits/byte (math {_bpb(metrics['math'])}, "
         f"prose {_bpb(metrics['prose'])}), accuracy {metrics['accuracy']:.3f}"
+        + (f"; Hugging Face export in {args.hf}" if args.hf is not None else "")
     )
 
 

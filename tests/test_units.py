@@ -1,10 +1,11 @@
 """The unit runner: one pool, units committed as they finish, code digest from imports."""
 
+import io
 from pathlib import Path
 
 import pytest
 
-from arxiv2lm.units import Unit, UnitError, code_digest, code_files, run_units
+from arxiv2lm.units import Progress, Unit, UnitError, code_digest, code_files, run_units
 from arxiv2lm.workcache import WorkCache
 
 
@@ -127,3 +128,34 @@ def test_code_digest_is_derived_from_imports(tmp_path: Path, monkeypatch) -> Non
     (tmp_path / "fakepkg/rel.py").write_text("Y = 2\n")
     assert code_digest("fakepkg.core") != first
     assert not pkg.exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_rare_lines_elsewhere(monkeypatch) -> None:
+    tty = _Terminal()
+    with Progress("extract", 2, "papers", tty) as p:
+        assert p.bar is not None
+        p.bar.mininterval = 0  # redraw at every event, not at most every 0.1 s
+        for _ in range(3):
+            p.item()
+        p.unit()
+    shown = tty.getvalue()
+    assert "extract:" in shown and "0/2" in shown and "papers/s" in shown
+    assert shown.endswith("\r") or "\x1b" in shown  # the bar is erased when done (leave=False)
+
+    log = io.StringIO()  # not a terminal: nothing for a run shorter than LOG_EVERY_S
+    with Progress("extract", 2, "papers", log) as p:
+        p.item()
+        p.unit()
+    assert log.getvalue() == ""
+    monkeypatch.setattr("arxiv2lm.units.LOG_EVERY_S", 0.0)
+    with Progress("extract", 4, "papers", log) as p:
+        p.item()
+        p.unit()
+    line = log.getvalue().splitlines()[-1]
+    assert line.startswith("extract: 1/4 chunks, 1 papers (") and "ETA" in line
+    assert len(log.getvalue().splitlines()) == 2  # one line per event at most, no redraws

@@ -24,17 +24,24 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
+
+from tqdm import tqdm
 
 from arxiv2lm import pool
 from arxiv2lm.workcache import WorkCache, unit_key
 
-__all__ = ["Done", "Sink", "Unit", "UnitError", "code_digest", "run_units", "unit_key"]
+__all__ = ["Done", "Progress", "Sink", "Unit", "UnitError", "code_digest", "run_units", "unit_key"]
 PACKAGE = "arxiv2lm"
+# Without a terminal (CI, `dvc repro > log`) progress is a plain line at most this often:
+# a run shorter than it prints none, a day-long one ~1,400 lines, not a redraw per item.
+LOG_EVERY_S = 60.0
 
 
 class UnitError(RuntimeError):
@@ -146,16 +153,19 @@ def run_units(
     open_sink: Callable[[Unit], Sink],
     cache: WorkCache,
     workers: int,
+    desc: str = "",
+    item_name: str = "items",
 ) -> list[Done]:
     """Every unit's result, in unit order: reused ones linked from `cache`, the others
     computed. `items(unit)` yields `(item, note)`: `fn(item)` runs in a worker (`fn` must be
     picklable), and its result goes with `note` to the unit's sink. Each computed unit is put
-    into the cache as soon as its sink closes."""
+    into the cache as soon as its sink closes. The units to compute show one `Progress`,
+    labelled `desc` (default: the cache folder's name, which is the stage's)."""
     todo = [u for u in units if not cache.has(u.key)]
-    computed = {
-        u.key: r
-        for u, r in zip(todo, _compute(todo, fn, items, open_sink, cache, workers), strict=True)
-    }
+    label = desc or (cache.root.name if cache.root is not None else "units")
+    with Progress(label, len(todo), item_name) as progress:
+        results = _compute(todo, fn, items, open_sink, cache, workers, progress)
+    computed = {u.key: r for u, r in zip(todo, results, strict=True)}
     done = []
     for u in units:
         if u.key in computed:
@@ -172,6 +182,7 @@ def _compute(
     open_sink: Callable[[Unit], Sink],
     cache: WorkCache,
     workers: int,
+    progress: Progress,
 ) -> list[Any]:
     """The results of `todo`, in order, from one pool over all their items."""
     if not todo:
@@ -203,6 +214,7 @@ def _compute(
             result = s.close()
             cache.put(unit.key, unit.outputs, result)
             results.append(result)
+            progress.unit()
 
     outputs = pool.map_supervised(fn, stream(), max(1, workers))
     try:
@@ -215,6 +227,7 @@ def _compute(
             if sink is None:
                 sink = open_sink(unit)
             sink.add(note, out)
+            progress.item()
             if last:
                 finish_until(i + 1)
         finish_until(len(todo))
@@ -225,3 +238,70 @@ def _compute(
     finally:
         outputs.close()  # kill the workers now, not when the generator is collected
     return results
+
+
+class Progress:
+    """A stage's progress over its units to compute: chunks done of `total` with an ETA, and
+    items (papers) done with their rate. On a terminal, a tqdm bar erased when done (the
+    stage prints its own summary line); elsewhere a plain line at most every `LOG_EVERY_S`.
+
+    >>> with Progress("extract", 2, "papers", io.StringIO()) as p:  # doctest: +SKIP
+    ...     p.item(); p.unit()
+    """
+
+    def __init__(
+        self, desc: str, total: int, item_name: str = "items", stream: TextIO | None = None
+    ) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.desc, self.total, self.item_name = desc, total, item_name
+        self.units = self.items = 0
+        self.start = self.logged = time.monotonic()
+        tty = total > 0 and getattr(self.stream, "isatty", lambda: False)()
+        # miniters=0: redraw on time alone, so items move the bar's postfix between units
+        self.bar: tqdm | None = None
+        if tty:
+            self.bar = tqdm(
+                total=total, desc=desc, unit="chunk", file=self.stream, leave=False, miniters=0
+            )
+
+    def item(self) -> None:
+        self.items += 1
+        self._show()
+
+    def unit(self) -> None:
+        self.units += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        self._show()
+
+    def line(self) -> str:
+        """The plain progress line: `extract: 3/40 chunks, 1,204 papers (38/s), ETA 12:31`."""
+        elapsed = time.monotonic() - self.start
+        left = elapsed / self.units * (self.total - self.units) if self.units else None
+        eta = tqdm.format_interval(left) if left is not None else "?"
+        return (
+            f"{self.desc}: {self.units}/{self.total} chunks, {self.items:,} {self.item_name} "
+            f"({self.items / max(elapsed, 1e-9):,.0f}/s), "
+            f"{tqdm.format_interval(elapsed)} elapsed, ETA {eta}"
+        )
+
+    def _show(self) -> None:
+        now = time.monotonic()
+        if self.bar is not None:
+            rate = self.items / max(now - self.start, 1e-9)
+            postfix = f"{self.items:,} {self.item_name}, {rate:,.0f} {self.item_name}/s"
+            self.bar.set_postfix_str(postfix, refresh=False)
+            self.bar.update(0)  # redraws when its mininterval has passed
+        elif now - self.logged >= LOG_EVERY_S:
+            self.logged = now
+            print(self.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -55,7 +55,7 @@ class _UnitSink:
         for key, value in (("main_rules", res.main_rule), ("encodings", res.encoding)):
             unit[key][value] = unit[key].get(value, 0) + 1
         counted = ("inputs_resolved", "inputs_missing", "macros_defined", "chars_out")
-        for key in (*counted, "figures_uncaptioned"):
+        for key in (*counted, "figures_uncaptioned", "macros_dropped_unexpandable"):
             unit["totals"][key] = unit["totals"].get(key, 0) + getattr(res, key)
         unit["totals"]["expansions_capped"] = unit["totals"].get("expansions_capped", 0) + int(
             res.expansions_capped
@@ -100,7 +100,16 @@ def extract_corpus(
         for src in part_files(validate_dir)
     ]
     fn = functools.partial(extract_guarded, params=params)
-    done = run_units(units, fn, _papers, lambda u: _UnitSink(u.outputs[PART]), cache, workers)
+    done = run_units(
+        units,
+        fn,
+        _papers,
+        lambda u: _UnitSink(u.outputs[PART]),
+        cache,
+        workers,
+        "extract",
+        "papers",
+    )
 
     ledger = Ledger("extract")
     rules: Counter[str] = Counter()

@@ -1,0 +1,1 @@
+"""Reports: the yield funnel (papers, bytes, tokens), loss curves, the study table."""

@@ -245,7 +245,9 @@ def fetch_chunks(
     check_entries(entries, "chunk list")
     total = sum(e.size for e in entries)
     with (
-        tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="ingest") as bar,
+        tqdm(  # disable=None: no bar (and no flood) when stderr is not a terminal
+            total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="ingest", disable=None
+        ) as bar,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
     ):
         results = list(pool.map(lambda e: fetch_chunk(client, loc, e, dest, bar), entries))

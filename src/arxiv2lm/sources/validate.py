@@ -115,6 +115,8 @@ def validate_corpus(
         lambda u: _ChunkSink(),
         cache,
         min(resolve_workers(params.workers), len(todo)),
+        "validate",
+        "chunks",
     )
     (out / PARTS).mkdir(parents=True)
     try:

@@ -162,7 +162,16 @@ def _units(
         shingle_words=params.shingle_words,
         timeout_s=params.timeout_s,
     )
-    done = run_units(units, fn, _papers, lambda u: _UnitSink(u.outputs[UNIT_FILE]), cache, workers)
+    done = run_units(
+        units,
+        fn,
+        _papers,
+        lambda u: _UnitSink(u.outputs[UNIT_FILE]),
+        cache,
+        workers,
+        "normalize",
+        "papers",
+    )
     return done, code
 
 

@@ -134,6 +134,8 @@ def build_shards(
         lambda u: _UnitSink(u, vocab, eos, val_fraction, salt),
         cache,
         workers,
+        "shard",
+        "papers",
     )
     for d in done:
         if ledger is not None:

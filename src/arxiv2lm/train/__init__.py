@@ -1,0 +1,1 @@
+"""Pretraining: the model, DeepSpeed engine, checkpoints and resume, evaluation, export."""

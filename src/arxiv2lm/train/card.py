@@ -176,8 +176,10 @@ def _section(rows: dict[str, Any]) -> str:
 _FUNNEL_LABELS = {
     "papers_in": "papers in",
     "papers_out": "papers out",
+    "tokens_in": "tokens in (before filter; partly estimated)",
     "tokens_out": "tokens out",
     "overall_yield": "overall yield (papers out / in)",
+    "yield_tokens": "overall yield (tokens out / in)",
 }
 
 
@@ -186,8 +188,16 @@ def _funnel(value: object) -> str:
     funnel = _dict(value)
     if not funnel:
         return f"{NOT_RECORDED}\n"
-    totals = {_FUNNEL_LABELS[k]: funnel.get(k) for k in _FUNNEL_LABELS}
-    totals |= {k: v for k, v in funnel.items() if k not in _FUNNEL_LABELS and k != "yield"}
+    totals = {  # the token totals only when the report counted them
+        label: funnel.get(k)
+        for k, label in _FUNNEL_LABELS.items()
+        if k in funnel or k not in ("tokens_in", "yield_tokens")
+    }
+    totals |= {  # scalars only: per-reason and per-stage breakdowns live in reports/
+        k: v
+        for k, v in funnel.items()
+        if k not in _FUNNEL_LABELS and k != "yield" and not isinstance(v, dict | list)
+    }
     stages = _dict(funnel.get("yield"))
     out = _section(totals)
     if stages:
