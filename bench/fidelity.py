@@ -16,8 +16,9 @@ bundled synthetic sample (`sources.sample_tex`).
 Columns: main file, the rule that chose it and whether it is SOURCES.tsv's `main_tex` (`ok`
 or `WRONG`); inputs resolved/missing; macros defined; `own`: uses of the paper's own macros
 left in the text (every `\\newcommand`, `\\def`, `\\let`, `\\NewDocumentCommand`,
-`\\DeclarePairedDelimiter`, `\\DeclareMathOperator`, ... name of the reachable TeX and local
-.sty files, and acronym keys still in `\\ac{..}`/`\\gls{..}`), counted outside verbatim;
+`\\DeclarePairedDelimiter`, `\\DeclareMathOperator`, ... name of the reachable TeX and of the
+local .sty/.cls files the document loads, and acronym keys still in `\\ac{..}`/`\\gls{..}`),
+counted outside verbatim;
 `cond`: `\\if..`/`\\else`/`\\fi`/`\\or` tokens left; `cmd/1k`: control sequences per 1000
 chars outside math and verbatim; T/A: title and abstract (`T`/`A` kept, `-` the source has
 none, `!` the source has one and the text lost it); reachable KB; chars out per reachable
@@ -40,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arxiv2lm.latex import comments, encoding, includes
+from arxiv2lm.latex import comments, encoding, includes, macros, opaque, packages
 from arxiv2lm.latex.comments import VERBATIM_ENVS
 from arxiv2lm.latex.project import COMMENTED_EXTS, ExtractResult, extract_paper
 from arxiv2lm.params import load_params
@@ -56,6 +57,9 @@ TARGET_OWN_ZERO_SHARE = 0.95  # papers with no own macro left
 TARGET_CMD_PER_1K = 0.5  # mean leftover non-math commands per 1000 chars outside math
 TARGET_CONDITIONALS = 0  # conditional tokens left, all papers together
 
+# commands LaTeX (or a package) has, whatever a class redefines: the converter's and
+# the structural ones (`\\begin`, `\\section`, `\\text`)
+STANDARD = opaque.KNOWN | macros.PROTECTED
 _MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:\\.|[^$\\])+?\$", re.S)
 _CMD = re.compile(r"\\[A-Za-z]+")
 _CS_NAME = re.compile(r"\\([A-Za-z@]+)")
@@ -100,8 +104,10 @@ _SOURCE_TITLE = re.compile(r"\\title\s*(?:\[[^\]]*\]\s*)?\{")
 _SOURCE_ABSTRACT = re.compile(r"\\begin\s*\{abstract\}|\\abstract\s*\{")
 
 
-def own_names(sources: Iterable[str]) -> tuple[set[str], set[str]]:
-    """(macro names, acronym keys) the paper's own sources define.
+def own_names(sources: Iterable[str], classes: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+    """(macro names, acronym keys) the paper's own sources define. Of its class files, not
+    the commands LaTeX has and a class redefines (`\\begin`, `\\section`, `\\text`, ...:
+    `STANDARD`), which stay in any text.
 
     >>> macros, keys = own_names([r"\\newcommand{\\R}{x} \\def\\e{y} \\acro{DNN}{deep net}"])
     >>> sorted(macros), keys
@@ -121,6 +127,8 @@ def own_names(sources: Iterable[str]) -> tuple[set[str], set[str]]:
         if by_definer:
             macros.update(by_definer.findall(src))
         keys.update(k.strip() for k in _ACRONYM_DEF.findall(src))
+    for src in classes:
+        macros.update(n for n in _DEFINITION.findall(src) if n not in STANDARD)
     return macros, keys
 
 
@@ -185,10 +193,12 @@ class Fidelity:
         return 1000 * len(self.commands) / max(1, self.prose_chars)
 
 
-def measure(text: str, source: str, sty: Iterable[str], main_ok: bool | None) -> Fidelity:
+def measure(
+    text: str, source: str, sty: Iterable[str], main_ok: bool | None, cls: Iterable[str] = ()
+) -> Fidelity:
     """Measures of `text` extracted from `source` (the main file with its includes inlined,
-    comment-free) and the project's local .sty files."""
-    macros, keys = own_names([source, *sty])
+    comment-free) and the local .sty and .cls files it loads."""
+    macros, keys = own_names([source, *sty], cls)
     body = strip_verbatim(text, verbatim_bodies(source))
     commands, prose_chars = prose_commands(body)
     return Fidelity(
@@ -258,11 +268,13 @@ class Reach:
     nbytes: int
     source: str
     sty: list[str]
+    cls: list[str] = field(default_factory=list)
 
 
 def reachable(paths: list[str], contents: list[bytes], main: str, max_depth: int) -> Reach:
     """Bytes of `main` and of every file its include chain reads (extract's own resolver),
-    the main file with those includes inlined, and the local .sty files (comment-free)."""
+    the main file with those includes inlined, and the local .sty/.cls files it loads
+    (comment-free)."""
     hint = encoding.project_hint(contents)
     files = {}
     for p, c in zip(paths, contents, strict=True):
@@ -274,8 +286,12 @@ def reachable(paths: list[str], contents: list[bytes], main: str, max_depth: int
     reads = _Reads(files)
     source = includes.expand_includes(main, reads, max_depth, 1 << 62).text
     size = dict(zip(paths, map(len, contents), strict=True))
-    sty = [t for p, t in files.items() if p.lower().endswith(".sty")]
-    return Reach(sum(size[p] for p in reads.read), source, sty)
+    # the .sty/.cls files the document loads, as extract reads them (`packages`): a .sty
+    # shipped for another file (a cover letter's class) defines nothing this text can use
+    loaded = packages.loaded_texts(source, main, files, max_depth, 1 << 62)
+    sty = [t for p, t in loaded if p.endswith(".sty")]
+    cls = [t for p, t in loaded if p.endswith(".cls")]
+    return Reach(sum(size[p] for p in reads.read), source, sty, cls)
 
 
 def pack(files: dict[str, bytes]) -> bytes:
@@ -362,7 +378,7 @@ def main() -> None:
         assert isinstance(paper, Paper) and isinstance(r, ExtractResult)
         reach = reachable(paper.paths, paper.contents, r.main_file, xp.max_input_depth)
         main_ok = None if expected is None else r.main_file == expected
-        fid = measure(text, reach.source, reach.sty, main_ok)
+        fid = measure(text, reach.source, reach.sty, main_ok, reach.cls)
         rows.append(fid)
         leftovers.update(fid.commands)
         own_total.update(fid.own_left)

@@ -152,13 +152,22 @@ def test_expected_mains(tmp_path: Path):
 
 def test_reachable_reads_the_include_chain_only():
     files = {
-        "main.tex": b"\\documentclass{article}\\begin{document}\\input{sec}\\end{document}",
+        "main.tex": b"\\documentclass{my}\\usepackage{mine}\\begin{document}\\input{sec}"
+        b"\\end{document}",
         "sec.tex": b"Section % comment\n text.",
         "decoy.tex": b"\\documentclass{article}\\begin{document}No.\\end{document}",
         "mine.sty": b"\\newcommand{\\R}{R}",
+        "my.cls": b"\\def\\editor#1{#1}",
+        "letter.sty": b"\\newcommand{\\Q}{Q}",  # shipped, never loaded: defines nothing here
         "junk.tex": b"\x00\x01\x02\x03" * 50,
     }
     reach = reachable(list(files), list(files.values()), "main.tex", max_depth=5)
     assert reach.nbytes == len(files["main.tex"]) + len(files["sec.tex"])
     assert "Section" in reach.source and "comment" not in reach.source
     assert "No." not in reach.source and reach.sty == ["\\newcommand{\\R}{R}"]
+    assert reach.cls == ["\\def\\editor#1{#1}"]
+
+
+def test_a_class_redefining_latex_commands_owns_only_its_new_ones():
+    cls = r"\def\editor#1{#1}\renewcommand\section{S}\def\begin{B}\let\text\mbox"
+    assert own_names([""], [cls])[0] == {"editor"}

@@ -39,8 +39,15 @@ def test_only_optional_arguments_at_the_end_take_defaults():
 
 
 def test_arguments_that_never_come_leave_the_use():
-    assert ex("\\newcommand{\\vc}{\\vect}" + VECT, "\\vc}") == "\\vect}"
-    assert ex("\\newcommand{\\vc}{\\vect}" + VECT, "{\\vc}") == "{\\vect}"
+    assert ex("\\newcommand{\\vc}{\\vect}" + VECT, "x \\vc") == "x \\vect"
+
+
+def test_an_extra_closing_brace_reads_as_an_empty_argument():
+    # TeX: "Argument of \vect has an extra }", then it goes on; the macro is typeset
+    assert ex("\\newcommand{\\vc}{\\vect}" + VECT, "{\\vc}") == "{\\mathbf{}}"
+    assert ex(VECT, "$(\\vect)$ {a \\vect }") == "$(\\mathbf{)}$ {a \\mathbf{}}"
+    defs = "\\newcommand\\meta[2]{\\def#1##1{#2_{##1}}}\\meta\\ab{A}\\newcommand\\T[1]{\\hat{#1}}"
+    assert ex(defs, "$\\T{x\\ \\ab}$") == "$\\hat{x\\ A_{}}$"
 
 
 def test_environment_begin_in_replacement():

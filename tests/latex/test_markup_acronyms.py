@@ -117,3 +117,15 @@ def test_collect_reads_each_definition_form() -> None:
     assert terms["s5"].desc == "desc" and terms["s5"].text == "five"
     g = Glossary(terms)
     assert g.command("ac", "\\ac{s3}", 3, str)[0] == "three (S3)"
+
+
+def test_terms_in_math_print_in_reading_order():
+    src = (
+        "\\newacronym{ml}{ML}{maximum likelihood}\\newacronym{sr}{SR}{symbiotic radio}"
+        "\\begin{document}\\gls{sr} uses $t^{\\text{\\gls{ml}}}$, then \\gls{ml} and "
+        "$y^{\\text{\\gls{sr}}}$.\\end{document}"
+    )
+    assert to_text(src) == (
+        "symbiotic radio (SR) uses $t^{\\text{maximum likelihood (ML)}}$, then ML and "
+        "$y^{\\text{SR}}$."
+    )

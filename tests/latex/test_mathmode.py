@@ -147,3 +147,28 @@ def test_display_math_inside_other_environments_stays_math(src):
 )  # fmt: skip
 def test_each_inline_code_form_is_verbatim(src, code):
     assert protect("see " + src + " now")[1] == [code]
+
+
+def test_pictures_in_math_are_dropped():
+    t, spans = protect(
+        "a \\[\\begin{tikzpicture}\\draw (0,0);\\end{tikzpicture} \\quad "
+        "\\begin{pspicture}(1,1)\\end{pspicture}\\] b $x+\\begin{picture}(1,1)\\end{picture}y$ c"
+    )
+    assert restore(t, spans) == "a  b $x+y$ c"
+
+
+def test_math_of_nothing_but_braces_is_no_math():
+    t, spans = protect("a ${}$ b $${ }$$ c")
+    assert restore(t, spans) == "a  b  c"
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["\\begin{tabular}{>{$}c<{$}l}", "\\begin{tabular*}{5cm}{>{$}c<{$}}",
+     "\\begin{tabularx}{\\linewidth}{>{$}X<{$}}", "\\begin{longtable}[c]{@{}>{$}r<{$}}",
+     "\\begin{tabulary}{5cm}{>{$}L<{$}}", "\\begin{array}{>{$}c<{$}}",
+     "\\begin{supertabular}{>{$}c<{$}}", "\\begin{xtabular}{>{$}c<{$}}"],
+)  # fmt: skip
+def test_a_column_spec_opens_no_math(table):
+    t, spans = protect(table + " x & y \\\\ end $a$ text")
+    assert spans == ["$a$"] and t.startswith(table)

@@ -11,6 +11,7 @@ A plural appends `s` unless a plural is given; a capital first letter (`\\Ac`, `
 capitalizes, all capitals (`\\GLS`, `\\ACRshort`) upper-cases. An unknown key prints itself
 (plural: with `s`).
 Lists of terms (`\\printglossaries`, `\\printacronyms`, the `acronym` environment) are dropped.
+In math (`$t^{\\text{\\gls{ml}}}$`) a use prints the same text, in reading order (`in_math`).
 
 >>> g = Glossary(collect("\\\\newacronym{svm}{SVM}{support vector machine}"))
 >>> [g.command("gls", "\\\\gls{svm}", 4, str)[0] for _ in range(2)]
@@ -263,3 +264,31 @@ class Glossary:
                 self.used.add(keys[0])
             return (conv(g[0]), g[1]) if g else ("", i)
         return "", i
+
+
+# a use in math: the use and state commands (definitions and setup do not occur there)
+_IN_MATH = re.compile(
+    r"\\(" + "|".join(sorted([*USES, *STATE], key=len, reverse=True)) + r")(?![A-Za-z@])"
+)
+
+
+def uses_in(math: str) -> bool:
+    """`math` holds a glossary command."""
+    return "\\" in math and _IN_MATH.search(math) is not None
+
+
+def in_math(math: str, glossary: Glossary, conv: Convert) -> str:
+    """`math` with each glossary command replaced by the text it prints (`Glossary.command`).
+
+    >>> g = Glossary(collect("\\\\newacronym{ml}{ML}{maximum likelihood}"))
+    >>> in_math("$t^{\\\\text{\\\\gls{ml}}}$", g, str)
+    '$t^{\\\\text{maximum likelihood (ML)}}$'
+    """
+    out: list[str] = []
+    pos = 0
+    while (m := _IN_MATH.search(math, pos)) is not None:
+        text, end = glossary.command(m.group(1), math, m.end(), conv)
+        out += [math[pos : m.start()], text]
+        pos = max(end, m.end())
+    out.append(math[pos:])
+    return "".join(out)

@@ -4,9 +4,11 @@ Uses are found with one regex for control words plus a dict lookup, so `\\R` nev
 `\\Rightarrow`. A replacement is expanded where it stands, and when it ends in a macro whose
 arguments it does not hold (`\\newcommand{\\vc}{\\vect}` used as `\\vc{K}`), those are read from
 the text after the use, as TeX reads the replacement followed by the rest of the input.
-Environments whose end code uses an argument (xparse) are expanded whole. Bounded by
-`max_expansions`, `MAX_DEPTH` and a budget on what failed argument reads may scan (`capped`),
-and by `max_chars` (TooLarge).
+Environments whose end code uses an argument (xparse) are expanded whole. Uses of opaque
+commands and environments (`opaque`) are removed with their arguments, or leave only the text
+of the arguments they print (`Expanded.dropped` counts both). Bounded by `max_expansions`,
+`MAX_DEPTH` and a budget on what failed argument reads may scan (`capped`), and by
+`max_chars` (TooLarge); the uses a cap left are then removed as opaque ones are.
 
 >>> from arxiv2lm.latex.macros import collect
 >>> m = collect("\\\\newcommand\\\\vc{\\\\vect}\\\\newcommand\\\\vect[1]{\\\\mathbf{#1}}")
@@ -17,11 +19,25 @@ and by `max_chars` (TooLarge).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from arxiv2lm.latex import opaque
 from arxiv2lm.latex.includes import TooLarge
-from arxiv2lm.latex.macroargs import FAIL, OK, STARVED, Budget, Env, Macro, Macros, Read, at_end
+from arxiv2lm.latex.macroargs import (
+    FAIL,
+    NOVALUE,
+    OK,
+    STARVED,
+    Budget,
+    Env,
+    Macro,
+    Macros,
+    Param,
+    Read,
+    at_end,
+)
 from arxiv2lm.latex.macroargs import read_args as _read_args
 from arxiv2lm.latex.scan import CONTROL_WORD, read_group
 from arxiv2lm.latex.xparse import BUILTINS
@@ -36,6 +52,33 @@ class Expanded:
     text: str
     expansions: int
     capped: bool
+    dropped: int = 0  # uses of opaque macros and environments removed whole (`opaque`)
+
+
+def _nothing(_args: list[str]) -> str:
+    """An empty group: `$\\pic$` must not become `$$`, nor `\\alpha\\pic x` `\\alphax`; the
+    text drops the braces, and math of nothing but braces is dropped (`mathmode`)."""
+    return "{}"
+
+
+def _printed(params: tuple[Param, ...]) -> Callable[[list[str]], str]:
+    """An opaque macro that prints its arguments: their text stays, each a group, without
+    the options (`o`, `d`) and flags (`s`, `t`) that only steer how."""
+    keep = [k for k, p in enumerate(params) if p.kind not in "odst"]
+
+    def run(args: list[str]) -> str:
+        return " ".join("{" + args[k] + "}" for k in keep if args[k] != NOVALUE) or "{}"
+
+    return run
+
+
+def _opaque(macros: Macros, name: str) -> Macro:
+    """The opaque command `name` as a builtin (see `opaque`): one that draws, or whose
+    definition only stores its arguments, leaves nothing; one that prints them leaves their
+    text. It reads the arguments its definition takes (`opaque.signature`)."""
+    params, prints = opaque.signature(name, macros.raw)
+    show = _printed(params) if prints and not macros.opaque[name] else _nothing
+    return Macro(params, "", show, opaque=True)
 
 
 @dataclass(frozen=True)
@@ -154,20 +197,34 @@ def expand(
     produced past `max_chars`: one `\\newcommand` with 3,000 `#1` applied to a 250 KB
     argument would otherwise build 750 MB first and check after.
     """
-    # n: expansions; caps: times a cap stopped a scan; deep: the deepest cap check so far
-    state = {"n": 0, "caps": 0, "chars": 0, "deep": -1}
-    if not macros.commands and not macros.envs:
+    # n: expansions; caps: times a cap stopped a scan; deep: the deepest cap check so far;
+    # dropped: opaque uses removed
+    state = {"n": 0, "caps": 0, "chars": 0, "deep": -1, "dropped": 0}
+    if not (macros.commands or macros.envs or macros.opaque or macros.opaque_envs):
         return Expanded(text, 0, False)
     # characters failed argument reads may scan, all together: a few dozen full rescans
     budget = Budget(max(max_chars, 32 * len(text)))
 
     commands = {**BUILTINS, **macros.commands}
-    envs = macros.envs
+    # opaque commands are made at their first use: a signature follows definitions, and
+    # most of a package's commands are never used
+    unmade = set(macros.opaque)
+
+    def lookup(name: str) -> Macro | None:
+        mac = commands.get(name)
+        if mac is None and name in unmade:
+            unmade.discard(name)
+            mac = commands[name] = _opaque(macros, name)
+        return mac
+
+    drop_envs = {n: Env(Macro(p, ""), "", True, None, True) for n, p in macros.opaque_envs.items()}
+    envs = {**drop_envs, **macros.envs}
     ends = {name: Macro((), env.end) for name, env in envs.items()}
     templates: dict[str, _Template] = {}  # by body: each is cut once per document
-    # substituted body -> (its expansion, expansions, chars, deepest check below it): papers
-    # repeat a macro with the same arguments (60-90% of expansions in the real ones)
-    memo: dict[str, tuple[str, int, int, int]] = {}
+    # substituted body -> (its expansion, expansions, chars, deepest check below it, opaque
+    # uses dropped): papers repeat a macro with the same arguments (60-90% of expansions in
+    # the real ones)
+    memo: dict[str, tuple[str, int, int, int, int]] = {}
 
     def read_args(s: str, i: int, mac: Macro, k: int = 0, args: list[str] | None = None) -> Read:
         return _read_args(s, i, mac.params, budget, k, args)
@@ -187,6 +244,7 @@ def expand(
 
     def replacement(mac: Macro, args: list[str], s: str, end: int) -> str:
         if mac.builtin is not None:
+            state["dropped"] += mac.opaque
             return mac.builtin(args)
         rep = produce(mac.body, args)
         if rep[-1:].isalpha() and s[end : end + 1].isalpha() and _ENDS_CONTROL_WORD.search(rep):
@@ -203,6 +261,9 @@ def expand(
         if close is None:
             budget.charge(len(s) - r.end)
             return None
+        if env.drop:
+            state["dropped"] += 1
+            return "{}", close[1]
         body, args = s[r.end : close[0]], r.args
         if env.body_at is not None:
             args = [*args[: env.body_at], body, *args[env.body_at :]]
@@ -214,21 +275,24 @@ def expand(
         check it makes sees fewer than `max_expansions` and a depth under MAX_DEPTH."""
         hit = memo.get(rep)
         if hit is not None:
-            out, n, chars, reach = hit
+            out, n, chars, reach, dropped = hit
             if state["n"] + n < max_expansions and depth + reach < MAX_DEPTH:
                 state["n"] += n
                 state["chars"] += chars
+                state["dropped"] += dropped
                 state["deep"] = max(state["deep"], depth + reach)
                 if state["chars"] > max_chars:  # where inside it passed: same error
                     raise TooLarge(f"macro expansion passed {max_chars} chars")
                 return out
         n0, chars0, caps0, deep0 = state["n"], state["chars"], state["caps"], state["deep"]
+        dropped0 = state["dropped"]
         state["deep"] = depth - 1
         out = run(rep, depth)
         reach = state["deep"] - depth
         state["deep"] = max(deep0, state["deep"])
         if state["caps"] == caps0 and isinstance(out, str):
-            memo[rep] = (out, state["n"] - n0, state["chars"] - chars0, reach)
+            dropped = state["dropped"] - dropped0
+            memo[rep] = (out, state["n"] - n0, state["chars"] - chars0, reach, dropped)
         return out
 
     def capped(depth: int) -> bool:
@@ -253,7 +317,7 @@ def expand(
                         continue
                     hit = (m, env if name == "begin" else ends[env_name], g[1], env_name)
                 else:
-                    mac = commands.get(name)
+                    mac = commands.get(name) or (lookup(name) if name in unmade else None)
                     if mac is None:
                         continue
                     hit = (m, mac, m.end(), "")
@@ -312,4 +376,38 @@ def expand(
 
     result = run(text, 0)
     assert isinstance(result, str), "depth 0 completes or keeps every use"
-    return Expanded(result, state["n"], state["caps"] > 0)
+    if state["caps"] and budget.left >= 0:  # (a spent read budget reads no more arguments)
+        result, left = _past_budget(result, lookup, budget)
+        state["dropped"] += left
+    return Expanded(result, state["n"], state["caps"] > 0, state["dropped"])
+
+
+def _past_budget(
+    text: str, lookup: Callable[[str], Macro | None], budget: Budget, depth: int = 0
+) -> tuple[str, int]:
+    """`text` without the uses of the commands `lookup` finds that a cap left unexpanded (a
+    recursive definition, or more uses than `max_expansions`), and how many: each goes as an
+    opaque one does, its arguments' text kept where its body prints them. Nothing is
+    expanded again: the kept arguments are cleaned the same way, down to MAX_DEPTH."""
+    out: list[str] = []
+    pos = scan = left = 0
+    while (m := CONTROL_WORD.search(text, scan)) is not None:
+        mac = lookup(m.group(1))
+        if mac is None:
+            scan = m.end()
+            continue
+        r = at_end(_read_args(text, m.end(), mac.params, budget), mac.params)
+        ok = r.status == OK and budget.left >= 0
+        if mac.builtin is not None:
+            kept = mac.builtin(r.args) if ok else "{}"
+        else:
+            kept = _printed(mac.params)(r.args) if ok and _PARAM.search(mac.body) else "{}"
+        if kept and depth < MAX_DEPTH:
+            kept, n = _past_budget(kept, lookup, budget, depth + 1)
+            left += n
+        out.append(text[pos : m.start()])
+        out.append(kept)
+        pos = scan = r.end if ok else m.end()
+        left += mac.opaque or mac.builtin is None  # (not the xparse conditionals)
+    out.append(text[pos:])
+    return "".join(out), left

@@ -3,8 +3,9 @@
 A macro's parameters are a tuple of `Param`s, one per argument form, so `\\newcommand`,
 `\\def` with delimited parameters and xparse specs share one reader:
 
-- `m` one argument (a brace group or one token); `o` `[..]`, `default` when absent; `g` an
-  optional `{..}`; `s` a star and `t` a given token (`\\BooleanTrue` / `\\BooleanFalse`);
+- `m` one argument (a brace group or one token; empty before a `}`, as TeX recovers);
+  `o` `[..]`, `default` when absent; `g` an optional `{..}`; `s` a star and `t` a given
+  token (`\\BooleanTrue` / `\\BooleanFalse`);
   `r`/`d` text between `open` and `close` (required / optional), nested pairs kept;
   `v` verbatim between a repeated character (or in braces); `b` an environment's body;
 - `u` TeX-delimited: everything up to `close` at brace depth 0, within the paragraph (TeX's
@@ -24,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from arxiv2lm.latex.scan import read_arg, read_group
 
@@ -48,6 +50,7 @@ class Macro:
     body: str
     # computes the replacement from the arguments (`\\IfBooleanTF`): no template, not counted
     builtin: Callable[[list[str]], str] | None = field(default=None, compare=False)
+    opaque: bool = False  # a use of an `opaque` macro: `builtin` removes it (counted)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,17 @@ class Env:
     # `\\begin..\\end` is one expansion (`body_at`: the body's index among the arguments)
     whole: bool = False
     body_at: int | None = None
+    drop: bool = False  # `opaque`: the whole `\\begin..\\end`, content included, goes
+
+
+class Raw(NamedTuple):
+    """A command's definition as written, for `opaque.signature`: `explicit` when its form
+    fixes the arguments (an xparse spec, even empty), so its body is not followed. (A tuple:
+    one is made per definition of every loaded file.)"""
+
+    params: tuple[Param, ...]
+    body: str
+    explicit: bool = False
 
 
 @dataclass
@@ -68,6 +82,12 @@ class Macros:
     # without their definitions, as they act in the text
     definers: dict[str, Macro] = field(default_factory=dict)
     definer_uses: int = 0
+    # every command definition as written, `@` names and unusable ones too (`opaque`)
+    raw: dict[str, Raw] = field(default_factory=dict)
+    # commands (-> whether the definition draws) and environments (-> parameters) whose
+    # uses are removed (`opaque`): never in `commands` / `envs` at the same time
+    opaque: dict[str, bool] = field(default_factory=dict)
+    opaque_envs: dict[str, tuple[Param, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.commands) + len(self.envs)
@@ -208,7 +228,12 @@ def read_args(
         if j >= n:
             return Read(STARVED, got, i, k)
         c = s[j]
-        if kind == "m":
+        if kind == "m" and c == "}":
+            # `{\absent}`: TeX stops with "Argument of \absent has an extra }" and goes on
+            # with an empty argument; the author's PDF shows the macro with nothing in it
+            got.append("")
+            i = j
+        elif kind == "m":
             a = read_group(s, j) if c == "{" else read_arg(s, i)
             if a is None:
                 if c == "{":  # no closing brace: TeX's runaway argument

@@ -14,9 +14,12 @@ Collected (from comment-free text):
 - mathtools: `\\DeclarePairedDelimiter`, `..X`, `..XPP` (see `delimiters`).
 
 Structural commands (sections, cite, ref, ...) are never redefined, and definitions with `@`
-(package internals) are skipped. A definition made inside a body (`\\renewcommand
+(package internals) are not expanded. A definition made inside a body (`\\renewcommand
 \\arraystretch{2}` in an environment's begin code) is dropped from it. For files the paper
 loads (`packages`), `code=False` also skips bodies that program TeX (`\\csname`, `\\fi`, ...).
+A command so skipped, or one whose body draws, is *opaque* (`opaque`): its uses are removed
+with their arguments. Every definition is kept as written (`Macros.raw`), `@` names too, so
+an opaque command's arguments can be traced through the internals that read them.
 
 >>> m = collect("\\\\newcommand{\\\\R}{\\\\mathbb{R}}")
 >>> expand("$x\\\\in\\\\R$, $\\\\Rightarrow$", m).text
@@ -29,9 +32,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from arxiv2lm.latex import definers, delimiters, xparse
+from arxiv2lm.latex import definers, delimiters, opaque, xparse
 from arxiv2lm.latex.expansion import Expanded, expand
-from arxiv2lm.latex.macroargs import Budget, Env, Macro, Macros, Param
+from arxiv2lm.latex.macroargs import Budget, Env, Macro, Macros, Param, Raw
 from arxiv2lm.latex.scan import read_arg, read_group, read_optional
 from arxiv2lm.latex.textrules import DROP_ARGS, DROP_WORDS, HEADINGS, UNWRAP, WORDS
 
@@ -113,6 +116,8 @@ class Definition:
     end: int
     usable: bool  # False: structural names and package internals (`@`) are never expanded
     provide: bool = False  # `\providecommand`-like: never overrides
+    renew: bool = False  # `\renewcommand`-like: the command exists before it
+    explicit: bool = False  # the form fixes the arguments: an xparse spec, even empty
 
 
 def _name(m: re.Match[str]) -> str:
@@ -289,17 +294,28 @@ def _run_definers(
 
 
 def _add(d: Definition, out: Macros, skip: frozenset[str], code: bool) -> None:
-    if not d.usable or d.name in skip:
+    if d.name in skip:
+        return
+    if isinstance(d.macro, Macro):
+        out.raw[d.name] = Raw(d.macro.params, d.macro.body, d.explicit)
+    if not d.usable:
+        _hide(d, out)
         return
     mac = _strip_inner(d.macro)
     if not (code or _is_notation(mac)):
+        _hide(d, out)
+        return
+    if opaque.draws(mac.begin.body if isinstance(mac, Env) else mac.body):
+        _hide(d, out, drawing=True)
         return
     if isinstance(mac, Env):
         if not (d.provide and d.name in out.envs):
             out.envs[d.name] = mac
+            out.opaque_envs.pop(d.name, None)
         return
-    if d.provide and (d.name in out.commands or d.name in CONVERTED):
+    if d.provide and (d.name in out.commands or d.name in CONVERTED or d.name in out.opaque):
         return  # \providecommand never overrides
+    out.opaque.pop(d.name, None)
     if d.kind == "let" and mac.body[1:] in out.commands:
         out.commands[d.name] = out.commands[mac.body[1:]]  # alias of a known macro
         definer = out.definers.get(mac.body[1:])
@@ -312,6 +328,24 @@ def _add(d: Definition, out: Macros, skip: frozenset[str], code: bool) -> None:
         out.definers[d.name] = definer
     else:
         out.definers.pop(d.name, None)
+
+
+def _hide(d: Definition, out: Macros, drawing: bool = False) -> None:
+    """Make `d.name` opaque (see `opaque`): a drawing definition always (TeX uses the last
+    one); one the expander cannot run only when it is new and no usable one came before."""
+    if isinstance(d.macro, Env):
+        if drawing or opaque.draws(d.macro.begin.body):
+            out.envs.pop(d.name, None)
+            out.opaque_envs[d.name] = d.macro.begin.params
+        return
+    if d.name in PROTECTED or not opaque.may_hide(d.name):
+        return
+    drawing = drawing or opaque.draws(d.macro.body)
+    if not drawing and (d.renew or d.name in out.commands):
+        return
+    out.commands.pop(d.name, None)
+    out.definers.pop(d.name, None)
+    out.opaque[d.name] = drawing
 
 
 def _without_definitions(body: str) -> str:
@@ -351,10 +385,13 @@ def iter_definitions(text: str) -> Iterator[Definition]:
         pos = end
         body = mac.begin.body + mac.end if isinstance(mac, Env) else mac.body
         usable = name not in PROTECTED and "@" not in body and bool(_USABLE_NAME.fullmatch(name))
-        provide = "Provide" in m.group(0) or m.group("new") == "providecommand"
+        cs = m.group(0)
+        provide = "Provide" in cs or cs.startswith("\\provide")
+        renew = "Renew" in cs or cs.startswith("\\renew")
         kind = "env" if isinstance(mac, Env) else "let" if m.group("let") else "cmd"
         kind = "provide" if provide and kind == "cmd" else kind
-        yield Definition(kind, name, mac, start, end, usable, provide)
+        explicit = m.lastgroup in ("xcmd", "pair", "op", "star")
+        yield Definition(kind, name, mac, start, end, usable, provide, renew, explicit)
 
 
 def remove_definitions(text: str) -> str:

@@ -9,8 +9,10 @@ environment: `align`/`eqnarray`/`flalign`/`alignat`/`xalignat`/`IEEEeqnarray`/`d
 as `\\quad` and a blank line as `\\\\`, `empheq` as the environment its argument names,
 `numcases{lhs}` -> `$$lhs \\begin{cases}...\\end{cases}$$`. Leading options and column specs
 are dropped; `\\label`, `\\nonumber`, `\\notag` and IEEEtrantools' `\\IEEEnonumber`-like marks
-are removed from math; everything else is verbatim LaTeX. Verbatim: `\\verb`, `\\lstinline`,
-`\\Verb`, verbatim environments and URLs, as written.
+are removed from math, and so are pictures (`tikzpicture`, `pspicture`, `picture`: drawing
+code); math of nothing but braces is no math; everything else is verbatim LaTeX. A table's
+column spec (`>{$}c<{$}`) opens no math. Verbatim: `\\verb`, `\\lstinline`, `\\Verb`, verbatim
+environments and URLs, as written.
 
 >>> t, spans = protect("a \\\\(x\\\\) b"); restore(t, spans)
 'a $x$ b'
@@ -24,7 +26,7 @@ from arxiv2lm.latex.comments import VERBATIM_ENVS
 from arxiv2lm.latex.scan import read_group, read_optional
 
 PH_OPEN, PH_CLOSE = "\ue000", "\ue001"
-_PH = re.compile(PH_OPEN + r"(\d+)" + PH_CLOSE)
+PLACEHOLDER = re.compile(PH_OPEN + r"(\d+)" + PH_CLOSE)
 ALIGNED = ("align", "eqnarray", "flalign", "alignat", "xalignat", "xxalignat", "split",
            "IEEEeqnarray", "darray")  # fmt: skip
 GATHERED = ("gather", "multline", "mathpar")
@@ -34,6 +36,9 @@ CASES = ("numcases", "subnumcases")  # cases package: `{lhs}` then the rows
 OPTIMIZATION = {"mini": "\\min", "maxi": "\\max", "argmini": "\\arg\\min",
                 "argmaxi": "\\arg\\max"}  # fmt: skip
 INLINE_ENVS = ("math",)
+# environments with a column spec, and those with a width before it
+TABLES = ("tabular", "tabularx", "tabulary", "longtable", "array", "supertabular", "xtabular")
+_WIDTH_FIRST = ("tabular*", "tabularx", "tabulary")
 _MATH_ENVS = ALIGNED + GATHERED + DISPLAY + CASES + tuple(OPTIMIZATION) + INLINE_ENVS
 _OPTIONS = ("dmath", "dseries", "darray", "empheq", "IEEEeqnarray")  # a leading `[..]`
 # ... and a leading `{..}`: columns, `{n}` of alignat, empheq's environment, numcases' lhs
@@ -52,6 +57,8 @@ _TOKENS = re.compile(
             # inline code: listings' `\lstinline[..]|x|` or `{x}`, fancyvrb's `\Verb|x|`
             r"\\(?:lstinline|Verb\*?)(?:\[[^\]\n]*\])?(?P<ld>[^A-Za-z\s*\[])",
             r"\\(?:url|nolinkurl|path)\s*\{(?P<url>[^{}]*)\}",
+            # a table's column spec: `>{$}c<{$}` makes math cells, it opens no math here
+            r"\\begin\{(?P<tenv>" + "|".join(TABLES) + r")\*?\}",
         ]
     )
 )
@@ -66,6 +73,8 @@ _MATH_JUNK = re.compile(
         ]
     )
 )
+_PICTURE = re.compile(r"\\begin\{(tikzpicture|pspicture|picture)\}")
+_SPACING = re.compile(r"\\(?:q?quad(?![A-Za-z])|[,;:! ])|~|&|\\\\")
 _MATHPAR_AND = re.compile(r"\\and(?![A-Za-z@])")
 _ADD_CONSTRAINT = re.compile(r"\\addConstraint(?![A-Za-z@])")
 _OPTIDEF_FORMAT = re.compile(r"^\s*\|[^|\n]*\|")  # `|s|`, `|l|`: short or long layout
@@ -111,8 +120,39 @@ def _inline_close(text: str, start: int) -> int | None:
     return None
 
 
+def _column_spec_end(text: str, i: int, env: str) -> int:
+    """Index past the `[pos]`, width and column spec after `\\begin{env}` (at `i`)."""
+    o = read_optional(text, i)
+    i = o[1] if o else i
+    for _ in range(2 if env in _WIDTH_FIRST else 1):
+        g = read_group(text, i)
+        if g is None:
+            break
+        i = g[1]
+    return i
+
+
 def _clean(math: str) -> str:
-    return _MATH_JUNK.sub("", math).strip()
+    if "picture}" in math:
+        math = _drop_pictures(math)
+    body = _MATH_JUNK.sub("", math).strip()
+    return body if body.strip("{} \t\n") else ""  # `${}$`: nothing (a macro removed)
+
+
+def _drop_pictures(math: str) -> str:
+    """`math` without its pictures (`tikzpicture`, `pspicture`, `picture`): drawing code,
+    which the text drops too (`textrules.DROP_ENVS`), is no formula."""
+    out: list[str] = []
+    pos = 0
+    while (m := _PICTURE.search(math, pos)) is not None:
+        close = _env_end(math, m.group(1), m.end())
+        if close is None:
+            break
+        out.append(math[pos : m.start()])
+        pos = close[1]
+    out.append(math[pos:])
+    rest = "".join(out)
+    return rest if _SPACING.sub("", rest).strip() else ""  # only the space between pictures
 
 
 def _env_end(text: str, name: str, start: int) -> tuple[int, int] | None:
@@ -196,6 +236,11 @@ def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
             out.append(text[pos:end])
             pos = end
             continue
+        if m.group("tenv"):
+            end = _column_spec_end(text, end, m.group(0)[7:-1])
+            out.append(text[pos:end])
+            pos = end
+            continue
         if tok == "$$":
             e = _DDOLLAR.search(text, end)
             if e:
@@ -243,4 +288,4 @@ def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
 
 def restore(text: str, spans: list[str]) -> str:
     """Put the rendered spans back in place of their placeholders."""
-    return _PH.sub(lambda m: spans[int(m.group(1))], text)
+    return PLACEHOLDER.sub(lambda m: spans[int(m.group(1))], text)

@@ -70,6 +70,9 @@ class ExtractResult:
     macros_defined: int
     macro_expansions: int
     expansions_capped: bool
+    # uses of macros the expander cannot run (drawing, package internals, past a cap),
+    # removed with their arguments, or leaving only the arguments they print (`opaque`)
+    macros_dropped_unexpandable: int
     figures_uncaptioned: int
     bytes_in: int
     chars_out: int
@@ -180,6 +183,7 @@ def extract_paper(
         macros_defined=len(table),
         macro_expansions=exp.expansions,
         expansions_capped=exp.capped,
+        macros_dropped_unexpandable=exp.dropped,
         bytes_in=bytes_in,
         chars_out=len(text),
         figures_uncaptioned=converted.figures_uncaptioned,

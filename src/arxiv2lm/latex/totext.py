@@ -84,8 +84,12 @@ class _Converter:
         self.glossary = acronyms.Glossary(terms or {})
         self.units = siunitx.UNITS if units is None else units
         self.figures_uncaptioned = 0
+        self.spans: list[str] = []
+        self.pending: set[int] = set()  # math spans whose glossary uses are not printed yet
 
     def conv(self, s: str) -> str:
+        if self.pending:  # (rare: a paper with glossary terms in math)
+            return self.conv_with_math(s)
         if "\\" not in s:
             return s
         out: list[str] = []
@@ -101,6 +105,39 @@ class _Converter:
             out.append(text)
         out.append(s[pos:])
         return "".join(out)
+
+    def conv_with_math(self, s: str) -> str:
+        """`conv`, printing the glossary terms of the math in the text as it is read."""
+        out: list[str] = []
+        pos = 0
+        while (m := _CS.search(s, pos)) is not None:
+            out.append(self.plain(s[pos : m.start()]))
+            word, star, sym = m.groups()
+            text, pos = self.command(s, m.end(), word, star, sym)
+            out.append(text)
+        out.append(self.plain(s[pos:]))
+        return "".join(out)
+
+    def plain(self, s: str) -> str:
+        """Text kept as it is; the math in it that uses glossary terms is resolved now, so
+        first uses follow the reading order (see `with_math`)."""
+        if self.pending and mathmode.PH_OPEN in s:
+            for m in mathmode.PLACEHOLDER.finditer(s):
+                k = int(m.group(1))
+                if k in self.pending:
+                    self.pending.discard(k)
+                    math = acronyms.in_math(self.spans[k], self.glossary, self.conv)
+                    # a term's own math, inside this math: without its `$`
+                    bare = [sp.strip().strip("$") for sp in self.spans]
+                    self.spans[k] = mathmode.restore(math, bare)
+        return s
+
+    def with_math(self, spans: list[str]) -> None:
+        """The math spans the text's placeholders stand for: those that use glossary terms
+        (`\\gls` in `\\text{..}`) print them as the text does."""
+        self.spans = spans
+        if self.glossary.terms:
+            self.pending = {k for k, sp in enumerate(spans) if acronyms.uses_in(sp)}
 
     def command(
         self, s: str, i: int, word: str | None, star: str, sym: str | None
@@ -342,6 +379,7 @@ def convert(
     doc = mathmode.protect(doc[:cut], spans)[0] + mathmode.protect(doc[cut:], spans)[0]
     theorems = frontmatter.theorem_names(doc)
     conv = _Converter(theorems, keep_bibliography, acronyms.collect(doc), siunitx.collect(doc))
+    conv.with_math(spans)
     title = frontmatter.title(doc)
     abstract, doc = frontmatter.abstract(doc)
     body = frontmatter.body(doc, keep_appendix)
