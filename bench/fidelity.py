@@ -1,6 +1,6 @@
 """Print extraction fidelity per real paper, and the data stages' throughput on one core.
 
-    .venv/bin/python bench/fidelity.py [papers_dir] [--sample N]
+    .venv/bin/python bench/fidelity.py [papers_dir] [--sample N] [--profile]
 
 `papers_dir` defaults to ../shared/realdata/papers (one unpacked project per folder).
 
@@ -11,7 +11,8 @@ tar, keep TeX files), extract's `extract_paper`, normalize's `not_text`, `normal
 second (`time.process_time`, best of REPEATS) and per MB of *reachable* TeX: the bytes of
 the main file and of the files its `\\input`/`\\include`/`\\subfile`/`\\import` chain reads,
 not every .sty/.cls/.bbl/decoy .tex shipped beside it. `--sample N` adds N papers of the
-bundled synthetic sample (`sources.sample_tex`).
+bundled synthetic sample (`sources.sample_tex`). `--profile` also prints the CPU seconds of
+each phase (gunzip+tar, extract, normalize with `not_text`, MinHash) in each paper's best run.
 
 Columns: main file, the rule that chose it and whether it is SOURCES.tsv's `main_tex` (`ok`
 or `WRONG`); inputs resolved/missing; macros defined; `own`: uses of the paper's own macros
@@ -53,6 +54,7 @@ from arxiv2lm.text.quality import normalize_doc
 
 PARAMS_YAML = Path(__file__).resolve().parent.parent / "params.yaml"
 REPEATS = 3  # timing: best of 3 runs
+PHASES = ("gunzip", "extract", "normalize", "MinHash")  # `--profile`: classify_member, ...
 TARGET_OWN_ZERO_SHARE = 0.95  # papers with no own macro left
 TARGET_CMD_PER_1K = 0.5  # mean leftover non-math commands per 1000 chars outside math
 TARGET_CONDITIONALS = 0  # conditional tokens left, all papers together
@@ -342,6 +344,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("papers_dir", nargs="?", default="../shared/realdata/papers")
     ap.add_argument("--sample", type=int, default=0, help="also N synthetic sample papers")
+    ap.add_argument("--profile", action="store_true", help="also the CPU time of each phase")
     args = ap.parse_args()
     root = Path(args.papers_dir)
     if not root.is_dir():
@@ -352,24 +355,32 @@ def main() -> None:
     head = f"{'paper':30} {'main (rule) right?':38} {'in/miss':>7} {'macros':>6} {'own':>4}"
     print(head + f" {'cond':>4} {'cmd/1k':>6} {'T/A':>3} {'reachKB':>7} {'out/in':>6} {'MB/s':>5}")
     reach_total, project_total, cpu_total, dropped = 0, 0, 0.0, 0
+    phases_total = [0.0] * len(PHASES)
     leftovers: Counter[str] = Counter()
     own_total: Counter[str] = Counter()
     rows: list[Fidelity] = []
     papers = [*_folder_papers(root), *_sample_papers(args.sample)]
     for name, gz, expected in papers:
-        best = float("inf")
+        best, split = float("inf"), [0.0] * len(PHASES)
         for _ in range(REPEATS):
             t0 = time.process_time()
             paper = classify_member(f"2301/{name}.gz", gz, caps)
+            t1 = time.process_time()
             r = (
                 extract_paper(paper.paths, paper.contents, xp)
                 if isinstance(paper, Paper)
                 else paper
             )
-            if isinstance(r, ExtractResult) and (junk := not_text(r.text)) is None:
+            t2 = time.process_time()
+            kept = isinstance(r, ExtractResult) and (junk := not_text(r.text)) is None
+            if kept:
                 text = normalize_doc((name, r.text)).text
+            t3 = time.process_time()
+            if kept:
                 signature(text, np_.minhash_perm, np_.shingle_words)
-            best = min(best, time.process_time() - t0)
+            t4 = time.process_time()
+            if t4 - t0 < best:
+                best, split = t4 - t0, [t1 - t0, t2 - t1, t3 - t2, t4 - t3]
         drop = r if not isinstance(r, ExtractResult) else junk
         if drop is not None:
             print(f"{name[:30]:30} DROP {drop.reason}: {drop.detail}")
@@ -385,6 +396,7 @@ def main() -> None:
         reach_total += reach.nbytes
         project_total += r.bytes_in
         cpu_total += best
+        phases_total = [a + b for a, b in zip(phases_total, split, strict=True)]
         right = {None: "", True: " ok", False: " WRONG"}[main_ok]
         print(
             f"{name[:30]:30} {f'{r.main_file} ({r.main_rule})'[: 38 - len(right)] + right:38} "
@@ -400,6 +412,9 @@ def main() -> None:
             f" {project_total / cpu_total / 1e6:.2f} MB/s of all TeX-relevant project bytes;"
             f" load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"
         )
+        if args.profile:
+            parts = ", ".join(f"{k} {v:.3f}" for k, v in zip(PHASES, phases_total, strict=True))
+            print(f"CPU s per phase (each paper's best run): {parts}")
         print("most common own macros left:", own_total.most_common(12))
         print("most common leftover commands:", leftovers.most_common(12))
     print(summary(rows, dropped))

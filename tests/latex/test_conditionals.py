@@ -359,3 +359,47 @@ def test_random_soup_only_deletes():
         for out in (ev(src), strip_literal(src)):
             rest = iter(src)
             assert all(c in rest for c in out), (src, out)  # a subsequence: nothing added
+
+
+# -- the token scan's prefilter ------------------------------------------------------------------
+
+
+def test_prefilter_finds_every_alternatives_tokens():
+    """`STARTS` is tried before `ALTERNATIVES`: a token of each alternative, and the words
+    that look like one, are found exactly as the alternatives alone find them."""
+    from arxiv2lm.latex import conditionals as c
+
+    plain = re.compile(r"\{|\}|\\(?:" + "|".join(c.ALTERNATIVES) + ")")
+    flags = " ".join(f"\\{f}{{x}}{{true}}" for f in FLAGS)
+    definers = " ".join(f"\\{d}\\m{k} " for k, d in enumerate(DEFINERS))
+    text = (
+        r"\\ \{ \} \ifx\a\b \@ifundefined{q} \nottoggle{t} \notbool{b} \else \or \fi "
+        r"\verb|\fi| \begin{verbatim}\fi\end{verbatim} \let\ifdraft\iftrue \newif\ifdraft "
+        f"{flags} {definers} "
+        r"\newenvironment{e} \renewenvironment*{e} \newtheorem{thm} \newcounter{c} "
+        r"\csdef{n} \csgdef{n} \expandafter\def\csname n\endcsname "
+        r"\usepackage[o]{p} \RequirePackage{p} \documentclass{a} \LoadClass{b} "
+        r"\expandafter\ifx\csname n\endcsname\relax \drafttrue \draftfalse \true \false "
+        r"\istrue \untrue \trueX \setlength \letter \newifx \fiber \orange \elsewhere"
+    )
+    found = [(m.span(), m.lastgroup) for m in c._TOKEN.finditer(text)]
+    assert found == [(m.span(), m.lastgroup) for m in plain.finditer(text)]
+    kinds = {k for _, k in found if k}
+    assert {re.match(r"\(\?P<(\w+)>", a).group(1) for a in c.ALTERNATIVES} <= kinds
+
+
+@pytest.mark.parametrize(
+    "src,outside,text",
+    [
+        ("\\newtoggle{t}\\toggletrue{t} A", None, " A"),
+        ("\\setboolean{b}{true} A", None, " A"),
+        ("\\newif\\ifX\\Xtrue A", None, "A"),
+        ("\\let\\ifY\\iftrue\\Yfalse A", None, "A"),
+        ("\\Xtrue A", Names(switches=frozenset({"X"})), "A"),
+        ("\\Xtrue A \\def\\q{x}\\let\\a\\b", None, "\\Xtrue A \\def\\q{x}\\let\\a\\b"),
+    ],
+)
+def test_switches_set_without_any_conditional(src, outside, text):
+    """A text with no conditional still loses the switches and toggles it sets (the quick
+    return for a text with nothing to evaluate must not skip them)."""
+    assert ev(src, outside) == text

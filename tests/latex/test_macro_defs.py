@@ -122,3 +122,27 @@ def test_skip_names():
     assert set(collect("\\newcommand\\a{A}\\newcommand\\b{B}", skip=frozenset({"a"})).commands) == {
         "b"
     }
+
+
+def test_definition_start_prefilter_misses_no_form():
+    """`_DEF_START` tests `DEF_LETTERS` before `DEF_FORMS`: every form, and commands that
+    look like one, are found exactly as the forms alone find them."""
+    import re
+
+    from arxiv2lm.latex import macros as m
+
+    plain = re.compile("|".join(r"\\" + f for f in m.DEF_FORMS))
+    forms = (
+        r"\newcommand \renewcommand* \providecommand \DeclareRobustCommand \def \gdef \edef"
+        r" \xdef \let \NewCommandCopy \RenewCommandCopy \DeclareCommandCopy"
+        r" \DeclareMathOperator* \newenvironment \renewenvironment* \NewDocumentCommand"
+        r" \RenewExpandableDocumentCommand \ProvideDocumentCommand \DeclareDocumentCommand"
+        r" \NewDocumentEnvironment \RenewDocumentEnvironment \ProvideDocumentEnvironment"
+        r" \DeclareDocumentEnvironment \DeclarePairedDelimiter \DeclarePairedDelimiterX"
+        r" \DeclarePairedDelimiterXPP \define \letter \newcommandx \label \end \\def \@def"
+    )
+    text = " ".join(forms.split())
+    found = [(x.span(), x.lastgroup) for x in m._DEF_START.finditer(text)]
+    assert found == [(x.span(), x.lastgroup) for x in plain.finditer(text)]
+    names = {re.match(r"\(\?P<(\w+)>", f).group(1) for f in m.DEF_FORMS}
+    assert names <= {g for _, g in found} | {"op"}  # `op` ends with its `star` group

@@ -75,6 +75,17 @@ def test_deep_nesting_is_linear():
     assert out.startswith("${") and "\\ensuremath" not in out
 
 
+def test_long_blank_runs_after_ensuremath_are_linear():
+    """Blanks before no group (a token, or a group past a newline) are read once, not once
+    for each way to split them (`_GROUP_AFTER` backtracking into 200 k blanks: minutes)."""
+    blanks = " " * 200_000
+    text = f"\\ensuremath{blanks}x and \\ensuremath \t\n\t {{y}}\\ensuremath{blanks}\n{{z}}"
+    t0 = time.perf_counter()
+    out = resolve(text)
+    assert time.perf_counter() - t0 < 1
+    assert out == "$x$ and $y$ $z$"  # (a space: `$$` would open display math)
+
+
 def test_text_with_our_mark_characters_is_left_alone():
     text = "\ue0100\ue011 \\ensuremath{x}"
     assert resolve(text) == text

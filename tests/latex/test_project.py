@@ -152,3 +152,22 @@ def test_drop_too_deep():
     item = ("p1", paths, [files[p].encode() for p in paths])
     paper_id, r = extract_guarded(item, make_params(max_input_depth=10 * n))
     assert (paper_id, r) == ("p1", Drop("too_deep", "LaTeX nesting deeper than the Python stack"))
+
+
+def test_a_literal_parameter_before_an_expansion_cap_does_not_crash():
+    # `\pt(` has a literal `(` that reads no argument; `\rec` trips the cap, then `\pt` is
+    # cleaned as past the budget and printed from its read arguments
+    body = "\\def\\pt(#1#2{#1}\\NewDocumentCommand\\nd{}{{})\\def\\rec{\\rec}}\\rec\\pt(\\nd"
+    r = run({"main.tex": doc(body + " kept words")})
+    assert isinstance(r, ExtractResult) and "words" in r.text  # (`\pt` reads its own args)
+
+
+def test_an_unexpected_error_drops_the_paper_with_its_name(monkeypatch):
+    import arxiv2lm.latex.project as project
+
+    def broken(*_):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(project, "extract_paper", broken)
+    paper_id, r = extract_guarded(("p1", ["main.tex"], [b"x"]), make_params())
+    assert (paper_id, r) == ("p1", Drop("extract_error", "IndexError: list index out of range"))

@@ -40,15 +40,19 @@ def uses(text: str, start: int, end: int, table: Macros, budget: Budget) -> Iter
     The definers are looked up as the scan goes, so one defined by an earlier replacement
     counts from there on."""
     pos = start
+    window = ""  # `text[:end]`, made at the first use: a use reads no further (one copy)
     while table.definers and table.definer_uses < MAX_USES:
-        m = CONTROL_WORD.search(text, pos, end)
-        if m is None:
+        # (the definers change only where this yields: one scan up to the next use)
+        mac = None
+        for m in CONTROL_WORD.finditer(text, pos, end):
+            mac = table.definers.get(m.group(1))
+            if mac is not None:
+                break
+        if mac is None:
             return
         pos = m.end()
-        mac = table.definers.get(m.group(1))
-        if mac is None:
-            continue
-        r = at_end(read_args(text[:end], pos, mac.params, budget), mac.params)
+        window = window or text[:end]
+        r = at_end(read_args(window, pos, mac.params, budget), mac.params)
         if r.status != OK:
             continue
         table.definer_uses += 1

@@ -21,6 +21,7 @@ import codecs
 import itertools
 import re
 from collections.abc import Iterable, Iterator
+from types import EllipsisType
 
 from charset_normalizer import from_bytes
 
@@ -116,7 +117,16 @@ def project_hint(contents: Iterable[bytes]) -> str | None:
     >>> project_hint([b"\\\\usepackage[cp1251]{inputenc}", b"no declaration"])
     'cp1251'
     """
-    found = {declared(data) for data in contents} - {None, "utf-8", "ascii"}
+    return hint_of(declared(data) for data in contents)
+
+
+def hint_of(declarations: Iterable[str | None]) -> str | None:
+    """`project_hint` from each file's `declared` codec (a caller that has them already).
+
+    >>> hint_of(["cp1251", None, "utf-8"]), hint_of(["cp1251", "koi8_r"])
+    ('cp1251', None)
+    """
+    found = set(declarations) - {None, "utf-8", "ascii"}
     return found.pop() if len(found) == 1 else None
 
 
@@ -229,9 +239,12 @@ def _detected(data: bytes) -> tuple[str, str]:
     raise Undecodable("no codec reads these bytes as text")
 
 
-def decode(data: bytes, hint: str | None = None) -> tuple[str, str]:
+def decode(
+    data: bytes, hint: str | None = None, own: str | None | EllipsisType = ...
+) -> tuple[str, str]:
     """Return (text with LF line ends, codec name used); `hint` is the project's codec
-    (`project_hint`), tried after the file's own declaration and UTF-8."""
+    (`project_hint`), tried after the file's own declaration (`own`: `declared(data)`, when
+    the caller has it) and UTF-8."""
     if data.startswith(codecs.BOM_UTF8):
         text, enc = data[len(codecs.BOM_UTF8) :].decode("utf-8", "replace"), "utf-8-sig"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -242,7 +255,7 @@ def decode(data: bytes, hint: str | None = None) -> tuple[str, str]:
             raise Undecodable(
                 f"{controls} control bytes in {len(data)} (> {MAX_CONTROL_SHARE:.0%})"
             )
-        text, enc = _choose(data, declared(data), hint)
+        text, enc = _choose(data, declared(data) if own is ... else own, hint)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text, enc

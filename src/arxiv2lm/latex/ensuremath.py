@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 
 from arxiv2lm.latex import mathmode
-from arxiv2lm.latex.scan import read_group
+from arxiv2lm.latex.scan import GROUP, read_group
 
 _TOKENS = re.compile(r"\\(?:ensuremath(?![A-Za-z@])|xspace(?![A-Za-z@])(?:\{\})?)")
 _MARK = re.compile("\ue010(\\d+)\ue011")  # private use, like mathmode's placeholders
 _BLANKS = re.compile(r"[ \t]*\n?[ \t]*")
+# `_BLANKS`, then a group `read_group` reads (nested at most `GROUP_DEPTH` deep); the blanks
+# possessive, so a run of them before no group fails at once, not in time quadratic in it
+_GROUP_AFTER = re.compile(r"[ \t]*+\n?+[ \t]*+(" + GROUP.pattern + ")", re.S)
 _CS_END = re.compile(r"\\[A-Za-z@]+$")
 _SPACES = re.compile(r"\s*")
 _TOKEN = re.compile(r"\\[A-Za-z@]+|\\.|[^{}\ue010\s]", re.S)
@@ -124,8 +127,13 @@ def resolve(text: str) -> str:
             space = " " if marked[end : end + 1].isalnum() else ""  # xspace before a word
             edits.append((start, end, written[k] if mode == "verbatim" else space))
             continue
-        j = _BLANKS.match(marked, end).end()  # type: ignore[union-attr]
-        close = groups.close(j) if marked.startswith("{", j) else None
+        g = _GROUP_AFTER.match(marked, end)  # the common case in one match: `{..}` in C
+        if g is not None and groups.left >= 0:
+            j, close = g.start(1), g.end() - 1
+            groups.left -= close + 1 - j
+        else:
+            j = _BLANKS.match(marked, end).end()  # type: ignore[union-attr]
+            close = groups.close(j) if marked.startswith("{", j) else None
         if close is None:  # one token (`\ensuremath\alpha`) or nothing to read
             tok = _TOKEN.match(marked, j)
             if mode == "math" or tok is None:

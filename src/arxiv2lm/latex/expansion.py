@@ -35,7 +35,6 @@ from arxiv2lm.latex.macroargs import (
     Macro,
     Macros,
     Param,
-    Read,
     at_end,
 )
 from arxiv2lm.latex.macroargs import read_args as _read_args
@@ -64,10 +63,13 @@ def _nothing(_args: list[str]) -> str:
 def _printed(params: tuple[Param, ...]) -> Callable[[list[str]], str]:
     """An opaque macro that prints its arguments: their text stays, each a group, without
     the options (`o`, `d`) and flags (`s`, `t`) that only steer how."""
-    keep = [k for k, p in enumerate(params) if p.kind not in "odst"]
+    # indices into the arguments read: a literal (`l`, `\\def\\x#1.(`) is matched, not read
+    taking = [p for p in params if p.kind != "l"]
+    keep = [k for k, p in enumerate(taking) if p.kind not in "odst"]
 
     def run(args: list[str]) -> str:
-        return " ".join("{" + args[k] + "}" for k in keep if args[k] != NOVALUE) or "{}"
+        got = [args[k] for k in keep if k < len(args) and args[k] != NOVALUE]
+        return " ".join("{" + a + "}" for a in got) or "{}"
 
     return run
 
@@ -102,6 +104,7 @@ class _Template:
     params: tuple[int, ...]  # 1..9, or 0 for `##` (a literal `#`)
     spaced: tuple[bool, ...]  # a control word ends right before the parameter
     counts: tuple[int, ...]  # how often `#1`..`#9` occur (index 0 is `#1`)
+    uses: tuple[tuple[int, int], ...]  # (index, count) of the parameters that occur
 
 
 def _template(body: str) -> _Template:
@@ -125,7 +128,8 @@ def _template(body: str) -> _Template:
             counts[k - 1] += 1
         pos = p.end()
     pieces.append(body[pos:])
-    return _Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts))
+    uses = tuple((k, n) for k, n in enumerate(counts) if n)
+    return _Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts), uses)
 
 
 def _substitute(tpl: _Template, args: list[str]) -> str:
@@ -157,8 +161,11 @@ def _expanded_size(body: str, tpl: _Template | None, args: list[str]) -> int:
     """An upper bound on the length of `_substitute(tpl, args)` plus its trailing space,
     known before the string is built: body + each argument times its uses (+1 for the
     space that may precede each use)."""
-    counts = tpl.counts if tpl is not None else ()
-    return len(body) + 1 + sum(n * (len(a) + 1) for n, a in zip(counts, args, strict=False))
+    size = len(body) + 1
+    for k, n in tpl.uses if tpl is not None else ():
+        if k < len(args):
+            size += n * (len(args[k]) + 1)
+    return size
 
 
 def _ends_control_word(out: list[str]) -> bool:
@@ -226,35 +233,26 @@ def expand(
     # the real ones)
     memo: dict[str, tuple[str, int, int, int, int]] = {}
 
-    def read_args(s: str, i: int, mac: Macro, k: int = 0, args: list[str] | None = None) -> Read:
-        return _read_args(s, i, mac.params, budget, k, args)
-
     def produce(body: str, args: list[str]) -> str:
         """`body` with `args` substituted, counted against the caps."""
-        tpl = None
-        if args:
-            tpl = templates.get(body)
-            if tpl is None:
-                tpl = templates[body] = _template(body)
         state["n"] += 1
+        if not args:
+            state["chars"] += len(body) + 1  # (`_expanded_size` without arguments)
+            if state["chars"] > max_chars:
+                raise TooLarge(f"macro expansion passed {max_chars} chars")
+            return body
+        tpl = templates.get(body)
+        if tpl is None:
+            tpl = templates[body] = _template(body)
         state["chars"] += _expanded_size(body, tpl, args)
         if state["chars"] > max_chars:
             raise TooLarge(f"macro expansion passed {max_chars} chars")
-        return _substitute(tpl, args) if tpl is not None else body
-
-    def replacement(mac: Macro, args: list[str], s: str, end: int) -> str:
-        if mac.builtin is not None:
-            state["dropped"] += mac.opaque
-            return mac.builtin(args)
-        rep = produce(mac.body, args)
-        if rep[-1:].isalpha() and s[end : end + 1].isalpha() and _ENDS_CONTROL_WORD.search(rep):
-            rep += " "  # `\foo` -> `\bar` followed by a letter must not become `\barx`
-        return rep
+        return _substitute(tpl, args)
 
     def whole_env(s: str, name: str, end: int) -> tuple[str, int] | None:
         """(replacement, end) of `\\begin{name}` ending at `end`, up to its `\\end{name}`."""
         env = envs[name]
-        r = at_end(read_args(s, end, env.begin), env.begin.params)
+        r = at_end(_read_args(s, end, env.begin.params, budget), env.begin.params)
         if r.status != OK:
             return None
         close = _env_close(s, name, r.end)
@@ -322,7 +320,12 @@ def expand(
                         continue
                     hit = (m, mac, m.end(), "")
                 break
-            if hit is None or capped(depth):
+            if hit is None:
+                break
+            if depth > state["deep"]:  # `capped(depth)`, inline: once per use
+                state["deep"] = depth
+            if state["n"] >= max_expansions or depth >= MAX_DEPTH or budget.left < 0:
+                state["caps"] += 1
                 break
             m, mac, end, env_name = hit
             start = m.start()
@@ -339,22 +342,33 @@ def expand(
                     out.append(sub if isinstance(sub, str) else sub.prefix + sub.raw)
                     pos = scan = done[1]
                     continue
-            r = read_args(s, end, mac) if mac.params else None
-            if r is not None and r.status == STARVED and depth > 0:
-                return _Starved("".join(out) + s[pos:start], mac, r.args, r.k, s[start:])
-            if r is not None:
-                r = at_end(r, mac.params)
+            args: list[str] = []
+            if mac.params:
+                r = _read_args(s, end, mac.params, budget)
+                if r.status == STARVED:
+                    if depth > 0:
+                        return _Starved("".join(out) + s[pos:start], mac, r.args, r.k, s[start:])
+                    r = at_end(r, mac.params)
                 if r.status == FAIL:
                     scan = end  # not a use TeX could read: the words after the name go on
                     continue
-                end = r.end
-            args = r.args if r is not None else []
+                end, args = r.end, r.args
             out.append(s[pos:start])
             # rescan past the arguments: the control words inside them were read by the
             # expansion, not again here only to be skipped (3x fewer reads when nested)
             pos = scan = end
             while True:  # a replacement that ends inside a use takes its arguments from s
-                rep = replacement(mac, args, s, end)
+                if mac.builtin is not None:
+                    state["dropped"] += mac.opaque
+                    rep = mac.builtin(args)
+                else:
+                    rep = produce(mac.body, args)
+                    if (
+                        rep[-1:].isalpha()
+                        and s[end : end + 1].isalpha()
+                        and _ENDS_CONTROL_WORD.search(rep)
+                    ):
+                        rep += " "  # `\foo` -> `\bar` followed by a letter must not be `\barx`
                 sub = nested(rep, depth + 1) if "\\" in rep else rep
                 if isinstance(sub, str):
                     if sub[:1].isalpha() and _ends_control_word(out):
@@ -362,7 +376,7 @@ def expand(
                     out.append(sub)
                     break
                 out.append(sub.prefix)
-                r = read_args(s, end, sub.mac, sub.k, sub.args)
+                r = _read_args(s, end, sub.mac.params, budget, sub.k, sub.args)
                 if r.status == STARVED and depth > 0:
                     return _Starved("".join(out), sub.mac, r.args, r.k, sub.raw + s[end:])
                 r = at_end(r, sub.mac.params)

@@ -109,6 +109,8 @@ def collect_include_macros(text: str, into: dict[str, IncludeMacro]) -> dict[str
     """
     if not any(w in text for w in ("input", "include", "subfile", "import")):
         return into
+    if not _INCLUDE.search(text):
+        return into  # a body that includes is part of the text: no include, no such body
     for m in _MACRO_DEF.finditer(text):
         name = m.group("name") or m.group("bare") or m.group("dname")
         body = read_group(text, m.end())

@@ -21,6 +21,7 @@ environments and URLs, as written.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from arxiv2lm.latex.comments import VERBATIM_ENVS
 from arxiv2lm.latex.scan import read_group, read_optional
@@ -43,25 +44,23 @@ _MATH_ENVS = ALIGNED + GATHERED + DISPLAY + CASES + tuple(OPTIMIZATION) + INLINE
 _OPTIONS = ("dmath", "dseries", "darray", "empheq", "IEEEeqnarray")  # a leading `[..]`
 # ... and a leading `{..}`: columns, `{n}` of alignat, empheq's environment, numcases' lhs
 _ARGUMENT = ("alignat", "xalignat", "xxalignat", "IEEEeqnarray", "darray", "empheq") + CASES
-_TOKENS = re.compile(
-    "|".join(
-        [
-            r"\\[\\$]",  # \\ and \$ are not math
-            r"\$\$",
-            r"\$",
-            r"\\\(",
-            r"\\\[",
-            r"\\begin\{(?P<menv>(?:" + "|".join(_MATH_ENVS) + r")[*!]?)\}",  # optidef: `mini!`
-            r"\\begin\{(?P<venv>" + "|".join(re.escape(e) for e in VERBATIM_ENVS) + r")\}",
-            r"\\verb\*?(?P<vd>[^A-Za-z\s*])",
-            # inline code: listings' `\lstinline[..]|x|` or `{x}`, fancyvrb's `\Verb|x|`
-            r"\\(?:lstinline|Verb\*?)(?:\[[^\]\n]*\])?(?P<ld>[^A-Za-z\s*\[])",
-            r"\\(?:url|nolinkurl|path)\s*\{(?P<url>[^{}]*)\}",
-            # a table's column spec: `>{$}c<{$}` makes math cells, it opens no math here
-            r"\\begin\{(?P<tenv>" + "|".join(TABLES) + r")\*?\}",
-        ]
-    )
-)
+# After a backslash: the tokens start with distinct characters (the environments with
+# distinct names), so one `\\` then these finds what each `\\..` alternative would, but
+# checks the backslash once (1.15x faster on papers)
+_BACKSLASHED = [
+    r"[\\$]",  # \\ and \$ are not math
+    r"\(",
+    r"\[",
+    r"begin\{(?P<menv>(?:" + "|".join(_MATH_ENVS) + r")[*!]?)\}",  # optidef: `mini!`
+    r"begin\{(?P<venv>" + "|".join(re.escape(e) for e in VERBATIM_ENVS) + r")\}",
+    r"verb\*?(?P<vd>[^A-Za-z\s*])",
+    # inline code: listings' `\lstinline[..]|x|` or `{x}`, fancyvrb's `\Verb|x|`
+    r"(?:lstinline|Verb\*?)(?:\[[^\]\n]*\])?(?P<ld>[^A-Za-z\s*\[])",
+    r"(?:url|nolinkurl|path)\s*\{(?P<url>[^{}]*)\}",
+    # a table's column spec: `>{$}c<{$}` makes math cells, it opens no math here
+    r"begin\{(?P<tenv>" + "|".join(TABLES) + r")\*?\}",
+]
+_TOKENS = re.compile(r"\$\$|\$|\\(?:" + "|".join(_BACKSLASHED) + ")")
 _MATH_JUNK = re.compile(
     "|".join(
         [
@@ -135,7 +134,7 @@ def _column_spec_end(text: str, i: int, env: str) -> int:
 def _clean(math: str) -> str:
     if "picture}" in math:
         math = _drop_pictures(math)
-    body = _MATH_JUNK.sub("", math).strip()
+    body = (_MATH_JUNK.sub("", math) if "\\" in math else math).strip()  # (all are commands)
     return body if body.strip("{} \t\n") else ""  # `${}$`: nothing (a macro removed)
 
 
@@ -155,11 +154,15 @@ def _drop_pictures(math: str) -> str:
     return rest if _SPACING.sub("", rest).strip() else ""  # only the space between pictures
 
 
+@lru_cache(maxsize=256)
+def _begin_end(name: str) -> re.Pattern[str]:
+    return re.compile(r"\\(begin|end)\{" + re.escape(name) + r"\}")
+
+
 def _env_end(text: str, name: str, start: int) -> tuple[int, int] | None:
     """(content end, after end) of the `name` environment whose content begins at `start`."""
-    pat = re.compile(r"\\(begin|end)\{" + re.escape(name) + r"\}")
     depth = 1
-    for m in pat.finditer(text, start):
+    for m in _begin_end(name).finditer(text, start):
         depth += 1 if m.group(1) == "begin" else -1
         if depth == 0:
             return m.start(), m.end()
@@ -225,12 +228,25 @@ def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
         out.append(f"{PH_OPEN}{len(spans)}{PH_CLOSE}")
         spans.append(rendered)
 
+    search = _TOKENS.search
     while True:
-        m = _TOKENS.search(text, pos)
+        m = search(text, pos)
         if m is None:
             break
         tok = m.group(0)
-        start, end = m.start(), m.end()
+        start, end = m.span()
+        if tok == "$":  # inline math, the most common token: `put` and its branch, inline
+            close = _inline_close(text, end)
+            out.append(text[pos:start])
+            if close is None:  # unterminated: leave the delimiter as text
+                out.append(tok)
+                pos = end
+                continue
+            body = _clean(text[end:close])
+            out.append(f"{PH_OPEN}{len(spans)}{PH_CLOSE}")
+            spans.append("$" + body + "$" if body else "")
+            pos = close + 1
+            continue
         rendered: str | None = None
         if tok in ("\\\\", "\\$"):
             out.append(text[pos:end])
@@ -246,11 +262,6 @@ def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
             if e:
                 body = _clean(text[end : e.start()])
                 rendered, stop = ("\n$$" + body + "$$\n" if body else ""), e.end()
-        elif tok == "$":
-            close = _inline_close(text, end)
-            if close is not None:
-                body = _clean(text[end:close])
-                rendered, stop = ("$" + body + "$" if body else ""), close + 1
         elif tok in ("\\(", "\\["):
             close = "\\)" if tok == "\\(" else "\\]"
             j = text.find(close, end)
@@ -288,4 +299,6 @@ def protect(text: str, spans: list[str] | None = None) -> tuple[str, list[str]]:
 
 def restore(text: str, spans: list[str]) -> str:
     """Put the rendered spans back in place of their placeholders."""
-    return PLACEHOLDER.sub(lambda m: spans[int(m.group(1))], text)
+    parts = PLACEHOLDER.split(text)  # [text, index, text, index, ..., text]
+    parts[1::2] = [spans[int(k)] for k in parts[1::2]]  # (1.5x a callback per match)
+    return "".join(parts)

@@ -128,10 +128,11 @@ def extract_paper(
     raw: dict[str, str] = {}
     encodings: dict[str, str] = {}
     undecodable: dict[str, str] = {}  # left out: an \input of one counts as missing
-    hint = encoding.project_hint(contents)
-    for path, data in zip(paths, contents, strict=True):
+    own = [encoding.declared(data) for data in contents]  # each file's, read once
+    hint = encoding.hint_of(own)
+    for path, data, declared in zip(paths, contents, own, strict=True):
         try:
-            raw[path], encodings[path] = encoding.decode(data, hint)
+            raw[path], encodings[path] = encoding.decode(data, hint, declared)
         except encoding.Undecodable as exc:
             undecodable[path] = str(exc)
     bytes_in = sum(len(c) for c in contents)
@@ -156,8 +157,7 @@ def extract_paper(
     table = macros.Macros()
     try:
         packages.collect(table, doc, main, files, params.max_input_depth, max_chars)
-        macros.collect(doc, table)
-        doc = macros.remove_definitions(doc)
+        doc = macros.collect_and_remove(doc, table)
         exp = macros.expand(doc, table, params.max_macro_expansions, max_chars)
     except includes.TooLarge as exc:
         return Drop("too_large", str(exc))
@@ -203,4 +203,6 @@ def extract_guarded(
         result = Drop("timeout", f"over {params.timeout_s}s")
     except RecursionError:
         result = Drop("too_deep", "LaTeX nesting deeper than the Python stack")
+    except Exception as err:  # noqa: BLE001 - a bug met by one paper must not stop the stage
+        result = Drop("extract_error", f"{type(err).__name__}: {err}"[:300])
     return paper_id, result

@@ -52,7 +52,25 @@ DECLARING = [
     r"(?P<USE>(?P<use>usepackage|RequirePackage|documentclass|LoadClass)\s*(?:\[[^\]{}]*\])?"
     r"\s*\{(?P<pkgs>[^{}\\]*)\})",
 ]
-_DECLARE = re.compile(r"\\(?:" + "|".join(DECLARING) + ")")
+# What `DECLARING`'s alternatives start with, tested first: a literal is checked in C and
+# skipped at once, where each named group would be entered (`conditionals.STARTS` too)
+DECLARING_STARTS = [
+    "let",
+    "newif",
+    *FLAGS,
+    *DEFINERS,
+    "newenvironment",
+    "renewenvironment",
+    "newtheorem",
+    "newcounter",
+    "cs",
+    "expandafter",
+    "usepackage",
+    "RequirePackage",
+    "documentclass",
+    "LoadClass",
+]
+_DECLARE = re.compile(r"\\(?=" + "|".join(DECLARING_STARTS) + ")(?:" + "|".join(DECLARING) + ")")
 _INT = r"(?:[-+]?\d+|\\[A-Za-z@]+(?:\s*\{[^{}]*\})?|#\d)"
 _DIM = r"(?:[-+]?(?:\d+(?:\.\d*)?|\.\d+)\s*(?:pt|pc|in|bp|cm|mm|dd|cc|sp|em|ex)|" + _INT + ")"
 _ONE = r"(?:\\[A-Za-z@]+|\\.|#\d|[^\s\\{}])"
@@ -94,7 +112,11 @@ class Names:
 
 def declaration(m: re.Match[str]) -> tuple[tuple[str, ...], str | None]:
     """(names defined, switch declared) by a `DECLARING` match."""
-    kind, switch = m.lastgroup, m.group("newif") or m.group("letif")
+    kind = m.lastgroup
+    if kind == "DEF":  # the most common: a definition (no switch, no other name)
+        name = m.group("dname") or m.group("dname2")
+        return ((name,) if name else ()), None
+    switch = m.group("newif") or m.group("letif")
     if switch:
         return ("if" + switch, switch + "true", switch + "false"), switch
     if kind == "FLAG":

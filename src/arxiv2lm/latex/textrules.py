@@ -160,6 +160,7 @@ LIGATURES: list[tuple[str, str]] = [
     ("}", ""),
 ]
 _BLANKS = re.compile(r"\n\s*\n\s*\n+")
+_INDENT = re.compile(r"\n[ \t]+")
 
 
 def finish(text: str) -> str:
@@ -171,5 +172,5 @@ def finish(text: str) -> str:
     for tex, out in LIGATURES:
         text = text.replace(tex, out)
     text = text.replace(LBRACE, "{").replace(RBRACE, "}").replace(TILDE, "~")
-    text = "\n".join([line.lstrip(" \t") for line in text.split("\n")])
+    text = _INDENT.sub("\n", text.lstrip(" \t"))  # each line's leading blanks (2x a split)
     return _BLANKS.sub("\n\n", text)

@@ -63,8 +63,9 @@ def _closer(kind: str) -> str | None:
 
 def math_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each math span, delimiters included, in order, non-overlapping."""
-    found = [(m.start(), m.end(), _kind(m.group())) for m in DELIMITER.finditer(text)]
-    delims = [d for d in found if d[2] is not None]
+    found = [(m.start(), m.end(), m.group()) for m in DELIMITER.finditer(text)]
+    kinds = {token: _kind(token) for token in {f[2] for f in found}}  # a few distinct tokens
+    delims = [(a, b, kind) for a, b, token in found if (kind := kinds[token]) is not None]
     # nxt[i]: index of the first closer of delims[i]'s kind after i (backward pass: linear)
     nxt: list[int | None] = [None] * len(delims)
     last: dict[str, int] = {}

@@ -70,7 +70,10 @@ _SPACES = re.compile(f"{_BLANK}(?<=\\S{_BLANK})(?:{_BLANK}+|(?<! ))")
 _OTHER_BLANK = re.compile("[\\t\\u00a0\\u2009\\u202f\\u3000]")
 _SPACE_RUN = re.compile("  (?<=\\S  ) *")
 _BLANKS = re.compile(r"\n\n\n+")  # a literal prefix, which sre searches for in C
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\uf8ff]")
+_CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\uf8ff"
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
+# a control char or a blank other than the space: what the two passes below look for
+_ODD = re.compile(f"[{_CONTROL_CHARS}{_OTHER_BLANK.pattern[1:-1]}]")
 
 
 def cap_marks(text: str) -> str:
@@ -108,10 +111,13 @@ def math_delimiters(text: str, opener: str, closer: str, dollars: str) -> str:
 def normalize_text(text: str) -> str:
     """Return `text` in NFC with tidy whitespace and `$`/`$$` math only."""
     text = unicodedata.normalize("NFC", cap_marks(text))
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    odd = _ODD.search(text) is not None  # most texts have neither kind: one scan, not two
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if odd:
+        text = _CONTROL.sub("", text)
     text = math_delimiters(text, "\\(", "\\)", "$")
     text = math_delimiters(text, "\\[", "\\]", "$$")
-    if _OTHER_BLANK.search(text):
+    if odd and _OTHER_BLANK.search(text):
         text = _SPACES.sub(" ", text)
     elif "  " in text:
         text = _SPACE_RUN.sub(" ", text)
