@@ -14,6 +14,7 @@ Without data/normalize it uses .tex files from --tex-dir and/or generated LaTeX-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -27,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sentencepiece as spm
 
-from arxiv2lm.params import TokenizerParams
+from arxiv2lm.params import load_params
+from arxiv2lm.text.mathspan import math_segments
 from arxiv2lm.tokens import metrics
 from arxiv2lm.tokens.loader import ShardSet
 from arxiv2lm.tokens.sampler import WindowSampler
@@ -145,7 +147,7 @@ def corpus(normalize: Path | None, tex_dir: Path | None, mb: float) -> pd.DataFr
     while used < mb * 2**20:
         text = texts.pop(0) if texts else synthetic_text(rng, rng.randint(20, 60))
         i = len(rows)
-        math = sum(map(len, metrics.math_segments(text))) / max(len(text), 1)
+        math = sum(map(len, math_segments(text))) / max(len(text), 1)
         rows.append(
             {
                 "id": f"{2301 + i % 12}.{i:05d}",
@@ -169,8 +171,9 @@ def main() -> None:
     ap.add_argument("--tiny-tokens-per-s", type=float, default=None)
     args = ap.parse_args()
     docs = corpus(args.normalize, args.tex_dir, args.mb)
-    p = TokenizerParams(
-        "bpe", args.vocab_size, "mined", [], 160, True, True, 0.9999, "identity", args.mb, 0.05, 7
+    # params.yaml's tokenizer settings (the real-paper study's winners) at this size
+    p = dataclasses.replace(
+        load_params("tokenizer"), vocab_size=args.vocab_size, sample_mb=args.mb, reuse=""
     )
     print(f"corpus: {len(docs)} docs, {docs['bytes'].sum() / 2**20:.2f} MB")
     work = Path(tempfile.mkdtemp(prefix="bench-tokens-"))
@@ -190,9 +193,9 @@ def main() -> None:
         f"on {stats['sample_bytes'] / 2**20:.2f} MB (num_threads=1)"
     )
     sp = spm.SentencePieceProcessor(model_file=str(work / "tok/tokenizer.model"))
-    ours = metrics.evaluate(sp, held, stats["top50_commands"])
+    ours = metrics.evaluate(sp, held, stats["top_commands"])
     theirs = metrics.evaluate(
-        spm.SentencePieceProcessor(model_proto=base), held, stats["top50_commands"]
+        spm.SentencePieceProcessor(model_proto=base), held, stats["top_commands"]
     )
     print(f"held-out ({ours['docs']} docs)   project   baseline")
     for k in metrics.REPORT_KEYS:

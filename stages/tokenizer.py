@@ -22,6 +22,10 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+# This checkout's src/ before the editable install's: `dvc exp run --queue/--temp` runs
+# in a clone under .dvc/tmp/exps whose code can differ from the main workspace's.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 from arxiv2lm.io import atomic_dir, write_csv, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.tokens import metrics
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             ours = metrics.evaluate(
                 spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
                 heldout,
-                stats["top50_commands"],
+                stats["top_commands"],
             )
             # A pinned model was compared with the baseline when it was trained; training
             # one now would cost what pinning saves, so a pinned run scores only the model.
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
                 base = metrics.evaluate(
                     spm.SentencePieceProcessor(model_proto=train_baseline(sample, p)),
                     heldout,
-                    stats["top50_commands"],
+                    stats["top_commands"],
                 )
             train_s = stats.pop("train_s")  # timings stay out of outputs: same inputs, same hash
             stats.update(

@@ -116,3 +116,9 @@ def test_validate_timeout_is_checked_by_the_loader() -> None:
     assert parse_section("validate", _section("validate")).timeout_s == 60.0
     with pytest.raises(ParamsError, match=r"validate: timeout_s -1\.0 must be >= 0"):
         parse_section("validate", _section("validate") | {"timeout_s": -1})
+
+
+@pytest.mark.parametrize("key", ["min_chars", "min_words"])
+def test_normalize_minimums_cannot_be_negative(key: str) -> None:
+    with pytest.raises(ParamsError, match=rf"normalize: {key} -1 must be >= 0"):
+        parse_section("normalize", _section("normalize") | {key: -1})

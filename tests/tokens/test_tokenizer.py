@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,9 +16,10 @@ import sentencepiece as spm
 import yaml
 
 from arxiv2lm.io import file_sha256, read_json
+from arxiv2lm.text.mathspan import math_segments
 from arxiv2lm.tokens import metrics
 from arxiv2lm.tokens.shards import split_of
-from arxiv2lm.tokens.symbols import mine_latex_symbols
+from arxiv2lm.tokens.symbols import mine_latex_symbols, top_by_saving, top_symbols
 from arxiv2lm.tokens.tokenizer import (
     MAX_SENTENCE_CHARS,
     is_heldout,
@@ -59,9 +61,12 @@ def test_round_trip_is_byte_exact(trained: tuple[Path, dict], text: str) -> None
     assert sp.decode(sp.encode(text)).encode("utf-8") == text.encode("utf-8")
 
 
-def test_newline_is_its_own_token(trained: tuple[Path, dict]) -> None:
+def test_newline_is_in_the_alphabet_and_can_merge(trained: tuple[Path, dict]) -> None:
     sp = processor(trained[0])
-    assert [sp.id_to_piece(i) for i in sp.encode("a\nb")] == ["a", "\n", "b"]
+    assert not sp.is_unknown(sp.piece_to_id("\n"))
+    assert not sp.is_byte(sp.encode("\n")[0])
+    # trained on paragraphs, BPE learns pieces that hold a newline (the corpus has "}\n")
+    assert any("\n" in sp.id_to_piece(i) and sp.id_to_piece(i) != "\n" for i in range(400))
 
 
 def test_mined_symbols_are_atomic(trained: tuple[Path, dict]) -> None:
@@ -72,9 +77,16 @@ def test_mined_symbols_are_atomic(trained: tuple[Path, dict]) -> None:
         assert [sp.id_to_piece(i) for i in sp.encode(sym)] == [sym]
 
 
-def test_mining_order_is_count_then_name() -> None:
+def test_mining_order_is_characters_saved_then_name() -> None:
+    # saved = count x (len - 1): begin{proof} 2x12, alpha 2x5, end{proof} 1x10, beta 2x4
     text = r"\beta \alpha \beta \gamma \alpha \begin{proof} \end{proof} \begin{proof}"
-    assert mine_latex_symbols([text], 4) == [r"\alpha", r"\begin{proof}", r"\beta", r"\end{proof}"]
+    want = [r"\begin{proof}", r"\alpha", r"\end{proof}", r"\beta"]
+    assert mine_latex_symbols([text], 4) == want
+
+
+def test_a_frequent_short_command_ranks_below_a_longer_one() -> None:
+    assert top_by_saving(Counter({r"\,": 50, r"\mathbb": 10}), 2) == [r"\mathbb", r"\,"]
+    assert top_symbols(Counter({r"\,": 50, r"\mathbb": 10}), 2) == [r"\,", r"\mathbb"]
 
 
 @pytest.mark.parametrize(
@@ -120,9 +132,45 @@ def test_nfkc_normalises(tmp_path: Path) -> None:
     assert sp.decode(sp.encode("ﬁeld")) == "field"
 
 
-def test_long_lines_are_cut() -> None:
+def test_long_paragraphs_are_cut() -> None:
     parts = list(sentences("x" * (MAX_SENTENCE_CHARS + 5) + "\nend"))
-    assert [len(p) for p in parts] == [MAX_SENTENCE_CHARS, 5, 3]
+    assert [len(p) for p in parts] == [MAX_SENTENCE_CHARS, 9]
+    assert "".join(parts).endswith("x\nend")
+
+
+def test_sentences_are_paragraphs_packed_to_the_limit() -> None:
+    para = "y" * (MAX_SENTENCE_CHARS // 2) + "\n\n\n"
+    parts = list(sentences(para * 3))
+    assert parts == [para, para, para]  # two do not fit in one sentence
+    assert list(sentences("a\nb\n\nc")) == ["a\nb\n\nc"]  # short ones are packed
+    assert list(sentences("")) == []
+
+
+def test_split_by_script_off_lets_latex_punctuation_join(tmp_path: Path) -> None:
+    docs = corpus_docs()
+    train_tokenizer(docs, make_params(latex_symbols="none"), tmp_path / "joined")
+    train_tokenizer(docs, make_params(latex_symbols="none", split_by_script=True), tmp_path / "s")
+    mixed = [processor(tmp_path / d).id_to_piece(i) for d in ("joined", "s") for i in range(400)]
+    joined, split = mixed[:400], mixed[400:]
+
+    def latex(pieces: list[str]) -> list[str]:  # a letter beside a backslash or brace
+        return [p for p in pieces if any(c.isalpha() for c in p) and any(c in "\\{}" for c in p)]
+
+    assert latex(joined) and not latex(split)
+
+
+def test_math_and_prose_are_counted_apart(trained: tuple[Path, dict]) -> None:
+    sp = processor(trained[0])
+    text = r"the proof $\frac{a}{b}$ holds"
+    counts = metrics.count_doc(sp, text, set())
+    assert counts["math_segments"] == 1
+    assert counts["math_chars"] == len(r"$\frac{a}{b}$")
+    assert counts["prose_chars"] == len(text) - counts["math_chars"]
+    assert counts["math_tokens"] == len(sp.encode(r"$\frac{a}{b}$"))
+    res = metrics.evaluate(sp, [("math", text), ("cs", "plain words")], [r"\frac"])
+    assert res["domains"]["cs"]["tokens_per_math_segment"] == 0.0
+    assert res["domains"]["math"]["math_tokens_per_char"] > 0
+    assert res["roundtrip_rate"] == 1.0
 
 
 def _plan(val_fraction: float = 0.1, salt: str = "s", **changes: object) -> tuple:
@@ -211,14 +259,14 @@ def test_sample_is_bounded_by_sample_mb() -> None:
     [("a $$x+y$$ b", ["$$x+y$$"]), ("a $x$ and $y$", ["$x$", "$y$"]), (r"costs \$5 and \$6", [])],
 )
 def test_math_segment_alternatives(text: str, segments: list[str]) -> None:
-    assert metrics.math_segments(text) == segments
+    assert math_segments(text) == segments
 
 
 def test_project_beats_baseline_on_exactness(trained: tuple[Path, dict]) -> None:
     held = [("math", d) for d in corpus_docs(5)]
-    ours = metrics.evaluate(processor(trained[0]), held, trained[1]["top50_commands"])
+    ours = metrics.evaluate(processor(trained[0]), held, trained[1]["top_commands"])
     base = spm.SentencePieceProcessor(model_proto=train_baseline(corpus_docs(), make_params()))
-    theirs = metrics.evaluate(base, held, trained[1]["top50_commands"])
+    theirs = metrics.evaluate(base, held, trained[1]["top_commands"])
     assert ours["roundtrip_rate"] == 1.0
     assert theirs["roundtrip_rate"] < 1.0
     assert ours["command_single_token_share"] > theirs["command_single_token_share"]
@@ -337,3 +385,11 @@ def test_a_pinned_tokenizer_is_kept_and_scored_on_the_new_papers(
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(SystemExit, match="not a SentencePiece model"):
         stage.main(["normalize", "tokenizer", "reports/tokenizer.json", "reports/tokenizer.csv"])
+
+
+def test_a_dummy_prefix_does_not_count_against_one_token(trained: tuple[Path, dict]) -> None:
+    base = spm.SentencePieceProcessor(model_proto=train_baseline(corpus_docs(), make_params()))
+    assert base.encode("energy", out_type=str) in (["▁energy"], ["▁", "energy"])
+    assert metrics.is_one_token(base, "energy")
+    assert not metrics.is_one_token(base, "energy field")
+    assert metrics.is_one_token(processor(trained[0]), r"\frac")

@@ -120,6 +120,9 @@ class NormalizeParams:
         for key in ("minhash_perm", "shingle_words"):
             if getattr(self, key) < 1:
                 raise ParamsError(f"normalize: {key} {getattr(self, key)} must be >= 1")
+        for key in ("min_chars", "min_words"):
+            if getattr(self, key) < 0:
+                raise ParamsError(f"normalize: {key} {getattr(self, key)} must be >= 0")
         if self.near_dup_threshold <= 0:
             raise ParamsError(
                 f"normalize: near_dup_threshold {self.near_dup_threshold} must be > 0"
@@ -140,6 +143,10 @@ class TokenizerParams:
     sample_mb: float
     heldout_fraction: float
     seed: int
+    # SentencePiece's split_by_unicode_script: false lets `\frac{` and `^{` be pieces.
+    split_by_script: bool = False
+    # true keeps pieces within words (the HF export requires it: train/hf_export.py).
+    split_by_whitespace: bool = True
     # A trained tokenizer.model to keep instead of training one ("" = train). Pinning it
     # keeps every token id, so a monthly update re-encodes only the new month's papers.
     reuse: str = ""
@@ -155,3 +162,18 @@ class ShardParams:
 @dataclass(frozen=True)
 class ReportParams:
     dpi: int
+    # Tokens of the funnel: `exact` encodes every paper's text once (~3 MB/s per core);
+    # `sampled` encodes a seeded `sample_fraction` of the papers and scales by bytes.
+    count_tokens: Literal["exact", "sampled"] = "exact"
+    sample_fraction: float = 0.05
+    seed: int = 0
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sample_fraction <= 1:
+            raise ParamsError(f"report: sample_fraction {self.sample_fraction} must be in (0, 1]")
+
+    @property
+    def count_fraction(self) -> float:
+        """Share of the papers whose tokens are counted (1.0 when exact)."""
+        return 1.0 if self.count_tokens == "exact" else self.sample_fraction

@@ -16,58 +16,84 @@ from typing import Any
 
 import sentencepiece as spm
 
-from arxiv2lm.text.mathspan import math_segments
+from arxiv2lm.text.mathspan import math_spans
+
+# The per-domain figures (and those of "all"): every one a ratio of two counts.
+FIGURES = {
+    "tokens_per_char": ("tokens", "chars"),
+    "tokens_per_word": ("tokens", "words"),
+    "tokens_per_math_segment": ("math_tokens", "math_segments"),
+    "math_tokens_per_char": ("math_tokens", "math_chars"),
+    "prose_tokens_per_char": ("prose_tokens", "prose_chars"),
+    "byte_fallback_rate": ("byte_tokens", "tokens"),
+    "unk_rate": ("unk_tokens", "tokens"),
+    "roundtrip_rate": ("exact", "docs"),
+}
 
 
 def _ratio(num: float, den: float) -> float:
     return round(num / den, 6) if den else 0.0
 
 
+def figures(acc: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"docs": acc["docs"], "chars": acc["chars"], "tokens": acc["tokens"]}
+    out.update({k: _ratio(acc[num], acc[den]) for k, (num, den) in FIGURES.items()})
+    return out
+
+
+def count_doc(sp: spm.SentencePieceProcessor, text: str, byte_ids: set[int]) -> dict[str, int]:
+    """The counts behind `FIGURES` for one text. Math is each span `math_spans` finds,
+    encoded on its own; prose is the text between spans, each piece encoded on its own."""
+    ids = sp.encode(text)
+    spans = math_spans(text)
+    edges = [0, *(i for span in spans for i in span), len(text)]
+    prose = [text[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a]
+    math = [text[a:b] for a, b in spans]
+    return {
+        "docs": 1,
+        "chars": len(text),
+        "words": len(text.split()),
+        "tokens": len(ids),
+        "byte_tokens": sum(1 for i in ids if i in byte_ids),
+        "unk_tokens": sum(1 for i in ids if i == sp.unk_id()),
+        "exact": int(sp.decode(ids) == text),
+        "math_segments": len(math),
+        "math_chars": sum(map(len, math)),
+        "math_tokens": sum(map(len, sp.encode(math))) if math else 0,
+        "prose_chars": sum(map(len, prose)),
+        "prose_tokens": sum(map(len, sp.encode(prose))) if prose else 0,
+    }
+
+
+def is_one_token(sp: spm.SentencePieceProcessor, command: str) -> bool:
+    """`command` encodes to one piece, not counting a dummy-prefix "▁" (the plain baseline
+    adds one before every text, so `\\frac` alone is "▁" + "\\frac" or "▁\\frac")."""
+    pieces = sp.encode(command, out_type=str)
+    if pieces and pieces[0] == "\u2581" and not command.startswith(" "):
+        pieces = pieces[1:]
+    return len(pieces) == 1
+
+
 def evaluate(
     sp: spm.SentencePieceProcessor, docs: Iterable[tuple[str, str]], commands: list[str]
 ) -> dict[str, Any]:
-    """Figures of `sp` on (domain, text) pairs; `commands` are the LaTeX commands to check."""
+    """Figures of `sp` on (domain, text) pairs, overall and per domain, math beside prose;
+    `commands` are the LaTeX commands whose single-token share is checked."""
     totals: dict[str, int] = defaultdict(int)
     per_domain: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     byte_ids = {i for i in range(sp.get_piece_size()) if sp.is_byte(i)}
-    unk = sp.unk_id()
     for domain, text in docs:
-        ids = sp.encode(text)
-        words = len(text.split())
-        for acc in (totals, per_domain[domain]):
-            acc["docs"] += 1
-            acc["chars"] += len(text)
-            acc["words"] += words
-            acc["tokens"] += len(ids)
-        totals["byte_tokens"] += sum(1 for i in ids if i in byte_ids)
-        totals["unk_tokens"] += sum(1 for i in ids if i == unk)
-        totals["exact"] += sp.decode(ids) == text
-        segs = math_segments(text)
-        totals["math_segments"] += len(segs)
-        totals["math_tokens"] += sum(map(len, sp.encode(segs))) if segs else 0
-    single = [c for c in commands if len(sp.encode(c)) == 1]
+        for key, n in count_doc(sp, text, byte_ids).items():
+            totals[key] += n
+            per_domain[domain][key] += n
+    single = [c for c in commands if is_one_token(sp, c)]
     return {
         "vocab_size": sp.get_piece_size(),
-        "docs": totals["docs"],
-        "chars": totals["chars"],
-        "tokens": totals["tokens"],
-        "tokens_per_char": _ratio(totals["tokens"], totals["chars"]),
-        "tokens_per_word": _ratio(totals["tokens"], totals["words"]),
-        "domains": {
-            d: {
-                "docs": acc["docs"],
-                "tokens_per_char": _ratio(acc["tokens"], acc["chars"]),
-                "tokens_per_word": _ratio(acc["tokens"], acc["words"]),
-            }
-            for d, acc in sorted(per_domain.items())
-        },
+        **figures(totals),
         "math_segments": totals["math_segments"],
-        "tokens_per_math_segment": _ratio(totals["math_tokens"], totals["math_segments"]),
         "commands_checked": len(commands),
         "command_single_token_share": _ratio(len(single), len(commands)),
-        "byte_fallback_rate": _ratio(totals["byte_tokens"], totals["tokens"]),
-        "unk_rate": _ratio(totals["unk_tokens"], totals["tokens"]),
-        "roundtrip_rate": _ratio(totals["exact"], totals["docs"]),
+        "domains": {d: figures(acc) for d, acc in sorted(per_domain.items())},
     }
 
 
@@ -76,6 +102,8 @@ REPORT_KEYS = (
     "tokens_per_char",
     "tokens_per_word",
     "tokens_per_math_segment",
+    "math_tokens_per_char",
+    "prose_tokens_per_char",
     "command_single_token_share",
     "byte_fallback_rate",
     "unk_rate",

@@ -6,12 +6,17 @@ r"""Train a SentencePiece tokenizer for LaTeX-heavy text that decodes back byte 
 True
 
 Exact round trips (normalization "identity") come from: no normalisation, no dummy prefix,
-no whitespace squeezing, byte fallback for characters outside the learnt alphabet, and
-"\n" as a user-defined symbol. SentencePiece trains on lines, so it never learns "\n";
-byte fallback alone would keep it as the byte piece <0x0A>, but without byte fallback it
-would become <unk>. A user symbol is matched verbatim, so a newline is always one real
-token. One known exception: a literal U+2581 ("▁", SentencePiece's space marker) decodes
-as a space; the held-out `roundtrip_rate` counts such papers.
+no whitespace squeezing, "\n" a required character (never <unk>) and byte fallback for
+characters below `character_coverage`. One known exception: a literal U+2581 ("▁",
+SentencePiece's space marker) decodes as a space; the held-out `roundtrip_rate` counts such
+papers.
+
+What beats plain SentencePiece on real papers (bench/tokenizer_study.py, README "Tokenizer
+experiments"): training sentences are paragraphs with their newlines, not lines, so BPE
+learns "\n\n", "}\n" and "\\\n" (a newline as a token of its own cost ~3% more tokens per
+character); no split between Unicode scripts (`split_by_script: false`), so `\frac{`, `}{`, `^{`
+and `_{i}` can be pieces (LaTeX mixes letters and punctuation in every command); and the
+mined commands with the most characters to save (count x (length - 1)) as user symbols.
 
 SentencePiece has no training seed: the result is fixed by the sample (chosen by a hash of
 the id and `seed`) and `num_threads=1`; `seed` also seeds SentencePiece's own generator.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,15 +41,18 @@ from sentencepiece.sentencepiece_model_pb2 import ModelProto
 from arxiv2lm.io import atomic_path
 from arxiv2lm.params import TokenizerParams
 from arxiv2lm.tokens.shards import split_of
-from arxiv2lm.tokens.symbols import count_latex_symbols, top_symbols
+from arxiv2lm.tokens.symbols import count_latex_symbols, top_by_saving, top_symbols
 
 NEWLINE = "\n"
+# Commands whose single-token share `metrics.evaluate` reports (the issue's top 200).
+N_TOP_COMMANDS = 200
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
-# Training sentences are lines cut to at most this many characters; SentencePiece skips
+# Training sentences are paragraphs cut to at most this many characters; SentencePiece skips
 # sentences longer than max_sentence_length *bytes*, so that is 4 bytes per character.
 MAX_SENTENCE_CHARS = 4096
 MAX_SENTENCE_BYTES = 4 * MAX_SENTENCE_CHARS
 NORMALIZATION_RULES = {"identity": "identity", "nfkc": "nmt_nfkc"}
+_PARAGRAPH_END = re.compile(r"(?<=\n\n)(?!\n)")  # cut after a run of blank lines
 # tokenizer.vocab is one piece per line: show the whitespace pieces as escapes.
 _VISIBLE = str.maketrans({"\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
@@ -60,10 +69,25 @@ def sample_order(doc_id: str, seed: int) -> bytes:
 
 
 def sentences(text: str) -> Iterator[str]:
-    """Training sentences: non-empty lines without their "\n", cut to MAX_SENTENCE_CHARS."""
-    for line in text.split(NEWLINE):
-        for i in range(0, len(line), MAX_SENTENCE_CHARS):
-            yield line[i : i + MAX_SENTENCE_CHARS]
+    r"""Training sentences: paragraphs with their newlines (each ends after its blank line),
+    several short ones packed up to MAX_SENTENCE_CHARS, a longer one cut into pieces.
+
+    SentencePiece never learns a piece across two sentences; keeping newlines inside them
+    lets "\n\n" or "}\n" become pieces.
+    >>> list(sentences("a\nb\n\nc"))
+    ['a\nb\n\nc']
+    """
+    buf = ""
+    for para in _PARAGRAPH_END.split(text):
+        if len(buf) + len(para) > MAX_SENTENCE_CHARS and buf:
+            yield buf
+            buf = ""
+        while len(para) > MAX_SENTENCE_CHARS:
+            yield para[:MAX_SENTENCE_CHARS]
+            para = para[MAX_SENTENCE_CHARS:]
+        buf += para
+    if buf:
+        yield buf
 
 
 def bounded(texts: Iterable[str], max_bytes: int) -> list[str]:
@@ -130,7 +154,7 @@ def train_tokenizer(
 ) -> dict[str, Any]:
     r"""Train on up to `sample_mb` of `texts`; write tokenizer.model/.vocab into `out_dir`.
 
-    Returns what it learnt: the user symbols, the corpus's top-50 commands (for
+    Returns what it learnt: the user symbols, the corpus's top-200 commands (for
     `metrics.evaluate`), the sample size, the model's SHA-256 and the training time.
     >>> train_tokenizer([r"\frac{a}{b} ..."] * 500, params, tmp)["symbols"][:1]  # doctest: +SKIP
     ['\\frac']
@@ -139,9 +163,9 @@ def train_tokenizer(
         raise ValueError(f"vocab_size {params.vocab_size} is too small (need >= 8)")
     sample = bounded(texts, int(params.sample_mb * 2**20))
     counts = count_latex_symbols(sample)
-    top50 = top_symbols(counts, 50)
-    symbols = latex_symbols(params, top_symbols(counts, params.n_mined_symbols))
-    user = [NEWLINE, *[s for s in symbols if s != NEWLINE]]
+    top = top_symbols(counts, N_TOP_COMMANDS)
+    symbols = latex_symbols(params, top_by_saving(counts, params.n_mined_symbols))
+    user = [s for s in symbols if s != NEWLINE]
     if len(user) + 3 >= params.vocab_size:
         raise ValueError(
             f"vocab_size {params.vocab_size} leaves no room for {len(user)} user symbols"
@@ -155,6 +179,9 @@ def train_tokenizer(
         vocab_size=params.vocab_size,
         user_defined_symbols=user,
         split_digits=params.split_digits,
+        split_by_unicode_script=params.split_by_script,
+        split_by_whitespace=params.split_by_whitespace,
+        required_chars=NEWLINE,
         byte_fallback=params.byte_fallback,
         character_coverage=params.character_coverage,
         normalization_rule_name=NORMALIZATION_RULES[params.normalization],
@@ -177,7 +204,7 @@ def train_tokenizer(
         "sample_docs": len(sample),
         "sample_bytes": sum(len(t.encode("utf-8")) for t in sample),
         "symbols": symbols,
-        "top50_commands": top50,
+        "top_commands": top,
         "model_sha256": hashlib.sha256(model).hexdigest(),
         "train_s": round(train_s, 3),
     }
@@ -189,7 +216,7 @@ def pin_tokenizer(
 ) -> dict[str, Any]:
     """Keep an already trained model instead of training one: write it into `out_dir` as
     `train_tokenizer` would and return the same stats, with `pinned` naming its source and
-    the top-50 commands counted on `texts` (the stage passes this run's held-out papers, on
+    the top-200 commands counted on `texts` (the stage passes this run's held-out papers, on
     which the report then scores the pinned model).
 
     >>> pin_tokenizer(Path("tokenizer-2611.model"), texts, params, out)["pinned"]  # doctest: +SKIP
@@ -218,7 +245,7 @@ def pin_tokenizer(
         "sample_docs": len(sample),
         "sample_bytes": sum(len(t.encode("utf-8")) for t in sample),
         "symbols": [p.piece for p in proto.pieces if p.type == user and p.piece != NEWLINE],
-        "top50_commands": top_symbols(count_latex_symbols(sample), 50),
+        "top_commands": top_symbols(count_latex_symbols(sample), N_TOP_COMMANDS),
         "model_sha256": hashlib.sha256(model).hexdigest(),
         "pinned": str(model_path),
         "train_s": 0.0,
