@@ -17,6 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
+# This checkout's src/ before the editable install's: `dvc exp run --queue/--temp` runs
+# in a clone under .dvc/tmp/exps whose code can differ from the main workspace's.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.text.corpus import normalize_corpus

@@ -24,6 +24,10 @@ from pathlib import Path
 
 import torch
 
+# This checkout's src/ before the editable install's: `dvc exp run --queue/--temp` runs
+# in a clone under .dvc/tmp/exps whose code can differ from the main workspace's.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
 from arxiv2lm.io import read_json
 from arxiv2lm.params import ParamsError, PretrainParams, load_params
 from arxiv2lm.tokens.loader import ShardError

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # The longest files start first, one on each of the two xdist workers (pyproject's addopts:
 # loadfile, --no-loadscope-reorder keeps this order), so no worker is left finishing one
 # alone: the DVC pipeline (~1.5 min on an idle core), the training engine (~1 min).
-LONGEST_FIRST = ["tests/test_pipeline.py", "tests/train/test_engine.py"]
+LONGEST_FIRST = [
+    "tests/test_study.py",
+    "tests/test_pipeline.py",
+    "tests/train/test_engine.py",
+    "tests/test_remote.py",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATA_STAGES = ["ingest", "filter", "validate", "extract", "normalize", "tokenizer", "shard"]
-ALL_STAGES = [*DATA_STAGES, "pretrain", "evaluate", "report"]
+ALL_STAGES = [*DATA_STAGES, "pretrain", "evaluate", "report", "study"]
 # Smaller than the shipped sample so the suite stays within its time budget. Training runs
 # three times here (repro and two experiments); 20 steps still show a falling val loss (two
 # evals), and the golden loss curve is tests/train's.
@@ -123,6 +123,10 @@ def test_repro_produces_reports_and_a_falling_loss(project: Path) -> None:
     val = (project / "reports/pretrain/plots/metrics/val/loss.tsv").read_text().splitlines()[1:]
     losses = [float(line.split("\t")[-1]) for line in val]
     assert len(losses) >= 2 and losses[-1] < losses[0]
+    # timings are logged, but beside the DVC outputs and git-ignored: a rerun leaves git clean
+    assert (project / "reports/pretrain/timing.tsv").stat().st_size > 0
+    assert not run(project, "git", "ls-files", "reports/pretrain/timing.tsv").stdout
+    assert "tokens_per_s" not in (project / "reports/pretrain/metrics.json").read_text()
 
 
 def test_funnel_accounts_for_every_paper(project: Path) -> None:
@@ -157,16 +161,21 @@ def test_pretrain_param_reruns_only_training_and_plots_diff(project: Path) -> No
     # max_steps too, to train for less: still only `pretrain` params change
     lower = ["-S", "pretrain.lr=0.002", "-S", "pretrain.max_steps=10"]
     out = run(project, "dvc", "exp", "run", "-n", "lr-low", *lower)
-    assert ran_stages(out.stdout) == {"pretrain", "evaluate", "report"}
+    assert ran_stages(out.stdout) == {"pretrain", "evaluate", "report", "study"}
     diff = run(project, "dvc", "plots", "diff", "HEAD", "lr-low", "--json", "--split")
     data = json.loads(diff.stdout)
     rendered = json.dumps(data)
     assert "lr-low" in rendered and "HEAD" in rendered
-    assert "loss" in rendered and "funnel.csv" in rendered
+    assert {"funnel_tokens", "loss_bits_per_byte", "yield_vs_bits_per_byte"} <= set(data["data"])
+    # reports/study.csv labels each run with the params it changed from its baseline
+    assert "pretrain.lr=0.002 pretrain.max_steps=10" in rendered and "defaults" in rendered
 
 
 def test_normalize_param_reruns_normalize_and_after(project: Path) -> None:
-    out = run(project, "dvc", "exp", "run", "-n", "short-min", "-S", "normalize.min_chars=6000")
+    # --temp: from HEAD, not from the workspace that the lr-low experiment left its params in
+    out = run(
+        project, "dvc", "exp", "run", "--temp", "-n", "short-min", "-S", "normalize.min_chars=6000"
+    )
     assert ran_stages(out.stdout) == {
         "normalize",
         "tokenizer",
@@ -174,6 +183,7 @@ def test_normalize_param_reruns_normalize_and_after(project: Path) -> None:
         "pretrain",
         "evaluate",
         "report",
+        "study",
     }
 
 

@@ -1,3 +1,4 @@
+import csv
 import dataclasses
 import json
 import os
@@ -128,8 +129,15 @@ def test_dvclive_metrics_and_checkpoints(trained):
     metrics = json.loads((trained["live"] / "metrics.json").read_text())
     assert metrics["step"] == 40 and metrics["phase"] == 1
     assert metrics["val"]["loss"] == pytest.approx(trained["summary"]["val_loss"])
-    assert {"lr", "grad_norm", "tokens", "tokens_per_s", "loss_spikes"} <= set(metrics)
-    assert "mfu" not in metrics  # no known peak FLOP/s on a CPU
+    assert {"lr", "grad_norm", "tokens", "loss_spikes"} <= set(metrics)
+    # timings differ on every rerun: kept out of DVC's metrics and plots, in timing.tsv
+    assert not {"tokens_per_s", "mfu"} & set(metrics)
+    assert not list((trained["live"] / "plots").rglob("tokens_per_s.tsv"))
+    with (trained["live"] / "timing.tsv").open() as fh:
+        timing = list(csv.DictReader(fh, delimiter="\t"))
+    assert [int(r["step"]) for r in timing] == list(range(10, 41, 10))  # log_every 10
+    assert all(float(r["tokens_per_s"]) > 0 and r["mfu"] == "" for r in timing)  # no CPU peak
+    assert 0 < float(timing[0]["wall_s"]) < float(timing[-1]["wall_s"])
     assert metrics["tokens"] == trained["summary"]["tokens"]
     # tokens per bucket over both phases add up to every token trained on
     assert sum(b["tokens"] for b in metrics["data"].values()) == metrics["tokens"]

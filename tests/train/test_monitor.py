@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from arxiv2lm.train.model import GPT, ModelConfig
-from arxiv2lm.train.monitor import SPIKE_MIN, eval_loss, peak_flops, track_spikes
+from arxiv2lm.train.monitor import SPIKE_MIN, TimingLog, eval_loss, peak_flops, track_spikes
 
 
 def test_spikes_counted_against_the_recent_median() -> None:
@@ -45,3 +45,23 @@ def test_eval_loss_is_token_weighted_and_restores_train_mode() -> None:
 )
 def test_peak_flops_comes_from_the_device(name, override, peak) -> None:
     assert peak_flops(name, override) == peak
+
+
+def test_timing_log_appends_and_a_resume_keeps_rows_up_to_its_step(tmp_path):
+    path = tmp_path / "timing.tsv"
+    log = TimingLog(path, None)
+    log.log(10, {"tokens_per_s": 100.0})
+    log.log(20, {"tokens_per_s": 110.0, "mfu": 0.4})
+    log.log(24, {"tokens_per_s": 120.0})
+    rows = path.read_text().splitlines()
+    assert rows[0] == "step\twall_s\ttokens_per_s\tmfu"
+    assert [r.split("\t")[0] for r in rows[1:]] == ["10", "20", "24"]
+    assert rows[2].endswith("\t110.0\t0.4") and rows[1].endswith("\t100.0\t")  # no peak: empty
+    wall_20 = float(rows[2].split("\t")[1])
+    resumed = TimingLog(path, 20)  # killed after 24, resumed from the step-20 checkpoint
+    resumed.log(30, {"tokens_per_s": 130.0})
+    rows = path.read_text().splitlines()
+    assert [r.split("\t")[0] for r in rows[1:]] == ["10", "20", "30"]
+    assert float(rows[3].split("\t")[1]) >= wall_20  # the loop's time counts on across resumes
+    TimingLog(path, None)  # a fresh run starts a fresh log
+    assert not path.exists()

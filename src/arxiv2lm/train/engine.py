@@ -13,10 +13,11 @@ True
 
 Metrics (DVCLive, step = optimizer steps done): train/loss (mean over the global batch),
 val/loss (fixed windows of the val split at the longest phase seq_len), lr, grad_norm,
-tokens (seen so far, all ranks), tokens_per_s (the last window), mfu (6N + 12*L*d*T FLOPs
-per token against the GPU's peak, see `monitor.peak_flops`; not logged without a known
-peak), loss_spikes, phase, and per math bucket data/<bucket>/epochs (passes over the
-bucket's windows in the current phase) and data/<bucket>/tokens (all phases so far).
+tokens (seen so far, all ranks), loss_spikes, phase, and per math bucket data/<bucket>/epochs
+(passes over the bucket's windows in the current phase) and data/<bucket>/tokens (all phases
+so far). Timings, which differ on every rerun, go to `<live>/timing.tsv` instead (not a DVC
+output, so they never dirty git): tokens_per_s (the last window), mfu (6N + 12*L*d*T FLOPs
+per token against the GPU's peak, see `monitor.peak_flops`; empty without a known peak).
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ from arxiv2lm.train.dsconfig import (
 from arxiv2lm.train.export import save_export
 from arxiv2lm.train.model import GPT
 from arxiv2lm.train.monitor import (
+    TIMING_FILE,
+    TIMING_METRICS,
     Throughput,
+    TimingLog,
     attention_backend,
     configure_threads,
     eval_loss,
@@ -102,12 +106,15 @@ def _init_distributed(on_gpu: bool) -> Any:
 
 
 class MetricsSink:
-    """DVCLive on rank 0, nothing elsewhere; a resumed run's history ends at its step."""
+    """DVCLive on rank 0, nothing elsewhere; a resumed run's history ends at its step.
+    Timings (`monitor.TIMING_METRICS`) go to `<live>/timing.tsv`, not to DVCLive."""
 
     def __init__(self, live_dir: Path, enabled: bool, resume_step: int | None) -> None:
         self.live = None
         if not enabled:
             return
+        live_dir.mkdir(parents=True, exist_ok=True)
+        self.timing = TimingLog(live_dir / TIMING_FILE, resume_step)
         from dvclive import Live
         from scmrepo.exceptions import SCMError
 
@@ -130,8 +137,12 @@ class MetricsSink:
         if self.live is None:
             return
         self.live.step = step
+        timings = {k: metrics[k] for k in TIMING_METRICS if k in metrics}
+        if timings:
+            self.timing.log(step, timings)
         for k, v in metrics.items():
-            self.live.log_metric(k, v)
+            if k not in timings:
+                self.live.log_metric(k, v)
         if summary:
             self.live.make_summary()
 

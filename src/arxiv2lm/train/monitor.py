@@ -1,6 +1,6 @@
 """What the training loop measures besides the loss: validation loss, loss spikes, MFU peaks,
 throughput, and the machine settings it runs under (attention kernel, torch threads); plus
-cutting a resumed run's DVCLive history back to its step.
+cutting a resumed run's DVCLive history back to its step, and the timing log kept out of it.
 """
 
 from __future__ import annotations
@@ -107,6 +107,53 @@ def truncate_history(live_dir: Path, step: int) -> int:
                 csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(keep)
             os.replace(tmp, tsv)
     return dropped
+
+
+# Timings differ from run to run on the same inputs: logged as DVC metrics or plots they would
+# dirty git after every rerun, so they go to `<live>/timing.tsv`, which no stage declares.
+TIMING_METRICS = ("tokens_per_s", "mfu")
+TIMING_FILE = "timing.tsv"
+
+
+class TimingLog:
+    """Per-step timings beside the DVCLive folder: step, wall_s (the loop's seconds so far,
+    across resumes), tokens_per_s and mfu (empty without a known peak)."""
+
+    FIELDS = ["step", "wall_s", *TIMING_METRICS]
+
+    def __init__(self, path: Path, resume_step: int | None) -> None:
+        self.path = path
+        done = 0.0
+        if resume_step is None:
+            path.unlink(missing_ok=True)
+        elif path.is_file():
+            rows = self._rows()
+            keep = [r for r in rows if int(float(r["step"])) <= resume_step]
+            done = float(keep[-1]["wall_s"]) if keep else 0.0
+            if len(keep) < len(rows):
+                self._write(keep)
+        self._t0 = time.perf_counter() - done
+
+    def _rows(self) -> list[dict[str, str]]:
+        with self.path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh, delimiter="\t"))
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, self.FIELDS, delimiter="\t", lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, self.path)
+
+    def log(self, step: int, timings: dict[str, float]) -> None:
+        row = {"step": step, "wall_s": round(time.perf_counter() - self._t0, 3), **timings}
+        if not self.path.is_file():
+            self._write([row])
+            return
+        with self.path.open("a", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, self.FIELDS, delimiter="\t", lineterminator="\n")
+            w.writerow(row)
 
 
 class Throughput:
