@@ -10,6 +10,7 @@ pretrain: step 10/295 loss 3.2000 val 3.4000 lr 1.00e-03 5,000 tok/s
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -72,6 +73,12 @@ def log_step(
         metrics["mfu"] = tok_s * flops_per_token(run.recipe.model, seq) / (peak * run.world)
     metrics.update(data_metrics(run, done))
     sink.log(done, metrics)
+    # every logged step on a terminal; in a log file (CI, `dvc repro > log`) at evaluations
+    # and the last step, so the sample's repro output stays short
+    every = 1 if sys.stdout.isatty() else max(1, run.params.eval_every // run.params.log_every)
+    last = done == run.recipe.max_steps
+    if not last and (done // run.params.log_every) % every:
+        return
     mfu = f" mfu {metrics['mfu']:.2%}" if "mfu" in metrics else ""
     print(
         f"pretrain: step {done}/{run.recipe.max_steps} loss {metrics['train/loss']:.4f} "
