@@ -151,6 +151,16 @@ def test_dvclive_metrics_and_checkpoints(trained):
     assert s["threads"] == 1 and s["tokens_per_s_avg"] > 0
 
 
+def test_a_rerun_at_the_end_exports_the_same_model(trained, tmp_path):
+    # `dvc repro --force pretrain` with the same inputs: nothing to train, the export
+    # (and so dvc.lock) must not change, val loss included (it is not recomputed)
+    p, shard, tok = trained["params"], trained["shard"], trained["tokenizer"]
+    again = train(p, shard, tok, trained["ckpt"], tmp_path / "export", tmp_path / "live")
+    assert again["resumed_from"] == 40 and again["losses"] == []
+    for name in ("config.json", "model.safetensors"):
+        assert (tmp_path / "export" / name).read_bytes() == (trained["export"] / name).read_bytes()
+
+
 @pytest.mark.slow
 def test_kill_and_resume_gives_the_same_losses_and_history(trained, tmp_path):
     p = trained["params"]

@@ -245,6 +245,7 @@ def maybe_eval(run: Run, done: int, last: bool, sink: MetricsSink) -> float | No
         return None
     val = validation_loss(run)
     sink.log(done, {"val/loss": val}, summary=False)
+    run.state["val_loss"] = val  # checkpointed: a run resumed at its end exports this value
     return val
 
 
@@ -328,8 +329,11 @@ def train(
                 break
     steps_done = start + len(losses)
     if run.rank == 0 and steps_done == max_steps:
-        if val_loss != val_loss:  # resumed at the end: nothing trained, still report val loss
-            val_loss = validation_loss(run)
+        if val_loss != val_loss:  # resumed at the end: nothing trained, report the val loss
+            # of the checkpoint (recomputing it can differ in the last digits, and would
+            # change the export and dvc.lock of a rerun with the same inputs)
+            saved = run.state.get("val_loss")
+            val_loss = float(saved) if saved is not None else validation_loss(run)
         export_run(run, tokenizer_dir, export_dir, steps_done, val_loss)
     sink.end()
     return {
