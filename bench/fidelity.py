@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arxiv2lm.latex import comments, encoding, includes, macros, opaque, packages
+from arxiv2lm.latex import comments, definitions, encoding, includes, opaque, packages
 from arxiv2lm.latex.comments import VERBATIM_ENVS
 from arxiv2lm.latex.project import COMMENTED_EXTS, ExtractResult, extract_paper
 from arxiv2lm.params import load_params
@@ -61,7 +61,7 @@ TARGET_CONDITIONALS = 0  # conditional tokens left, all papers together
 
 # commands LaTeX (or a package) has, whatever a class redefines: the converter's and
 # the structural ones (`\\begin`, `\\section`, `\\text`)
-STANDARD = opaque.KNOWN | macros.PROTECTED
+STANDARD = opaque.KNOWN | definitions.PROTECTED
 _MATH = re.compile(r"\$\$.+?\$\$|(?<!\\)\$(?:\\.|[^$\\])+?\$", re.S)
 _CMD = re.compile(r"\\[A-Za-z]+")
 _CS_NAME = re.compile(r"\\([A-Za-z@]+)")

@@ -87,6 +87,6 @@ def test_usable_names(defs, name, usable):
 
 
 def test_expandafter_prefix_removed_with_definition():
-    from arxiv2lm.latex.macros import remove_definitions
+    from arxiv2lm.latex.definitions import remove_definitions
 
     assert remove_definitions("a\\expandafter\\def\\csname zz\\endcsname{1}b") == "ab"

@@ -4,8 +4,9 @@ import time
 
 import pytest
 
+from arxiv2lm.latex.definitions import def_params, remove_definitions
 from arxiv2lm.latex.macroargs import Param
-from arxiv2lm.latex.macros import collect, def_params, expand, remove_definitions
+from arxiv2lm.latex.macros import collect, expand
 
 
 def ex(defs: str, use: str, **kw) -> str:
@@ -125,11 +126,11 @@ def test_skip_names():
 
 
 def test_definition_start_prefilter_misses_no_form():
-    """`_DEF_START` tests `DEF_LETTERS` before `DEF_FORMS`: every form, and commands that
+    """`DEF_START` tests `DEF_LETTERS` before `DEF_FORMS`: every form, and commands that
     look like one, are found exactly as the forms alone find them."""
     import re
 
-    from arxiv2lm.latex import macros as m
+    from arxiv2lm.latex import definitions as m
 
     plain = re.compile("|".join(r"\\" + f for f in m.DEF_FORMS))
     forms = (
@@ -142,7 +143,7 @@ def test_definition_start_prefilter_misses_no_form():
         r" \DeclarePairedDelimiterXPP \define \letter \newcommandx \label \end \\def \@def"
     )
     text = " ".join(forms.split())
-    found = [(x.span(), x.lastgroup) for x in m._DEF_START.finditer(text)]
+    found = [(x.span(), x.lastgroup) for x in m.DEF_START.finditer(text)]
     assert found == [(x.span(), x.lastgroup) for x in plain.finditer(text)]
     names = {re.match(r"\(\?P<(\w+)>", f).group(1) for f in m.DEF_FORMS}
     assert names <= {g for _, g in found} | {"op"}  # `op` ends with its `star` group

@@ -1,7 +1,8 @@
 import pytest
 
+from arxiv2lm.latex.definitions import remove_definitions
 from arxiv2lm.latex.delimiters import paired
-from arxiv2lm.latex.macros import collect, expand, remove_definitions
+from arxiv2lm.latex.macros import collect, expand
 
 
 def ex(defs: str, use: str) -> str:

@@ -1,7 +1,8 @@
 import pytest
 
+from arxiv2lm.latex.definitions import remove_definitions
 from arxiv2lm.latex.macroargs import NOVALUE, Param
-from arxiv2lm.latex.macros import collect, expand, remove_definitions
+from arxiv2lm.latex.macros import collect, expand
 from arxiv2lm.latex.xparse import parse_spec
 
 

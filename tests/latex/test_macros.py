@@ -1,8 +1,9 @@
 import pytest
 
 from arxiv2lm.latex.comments import strip_comments
+from arxiv2lm.latex.definitions import remove_definitions
 from arxiv2lm.latex.includes import TooLarge
-from arxiv2lm.latex.macros import collect, expand, remove_definitions
+from arxiv2lm.latex.macros import collect, expand
 
 
 def ex(defs: str, use: str, **kw) -> str:

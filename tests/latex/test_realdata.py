@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from arxiv2lm.latex.comments import strip_comments
+from arxiv2lm.latex.definitions import iter_definitions
 from arxiv2lm.latex.encoding import decode
-from arxiv2lm.latex.macros import iter_definitions
 from arxiv2lm.latex.project import ExtractResult, extract_paper
 from arxiv2lm.sources.archives import read_folder
 

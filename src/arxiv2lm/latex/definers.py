@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from arxiv2lm.latex.expansion import substitute
 from arxiv2lm.latex.macroargs import OK, Budget, Macros, at_end, read_args
 from arxiv2lm.latex.scan import CONTROL_WORD
+from arxiv2lm.latex.templates import substitute
 
 MAX_USES = 5000  # replacements per document; the real papers make at most a few hundred
 MAX_DEPTH = 8  # a definer used in a definer's replacement, and so on

@@ -39,10 +39,16 @@ from arxiv2lm.latex.macroargs import (
 )
 from arxiv2lm.latex.macroargs import read_args as _read_args
 from arxiv2lm.latex.scan import CONTROL_WORD, read_group
+from arxiv2lm.latex.templates import (
+    ENDS_CONTROL_WORD,
+    PARAM,
+    Template,
+    expanded_size,
+    fill,
+    template,
+)
 from arxiv2lm.latex.xparse import BUILTINS
 
-_PARAM = re.compile(r"#(#|[1-9])")
-_ENDS_CONTROL_WORD = re.compile(r"\\[A-Za-z@]+$")
 MAX_DEPTH = 32
 
 
@@ -96,82 +102,10 @@ class _Starved:
     raw: str
 
 
-@dataclass(frozen=True)
-class _Template:
-    """A macro body cut at its `#1`..`#9` and `##`, so a use is one join, not a regex pass."""
-
-    pieces: tuple[str, ...]  # the body's text around the parameters (one more than params)
-    params: tuple[int, ...]  # 1..9, or 0 for `##` (a literal `#`)
-    spaced: tuple[bool, ...]  # a control word ends right before the parameter
-    counts: tuple[int, ...]  # how often `#1`..`#9` occur (index 0 is `#1`)
-    uses: tuple[tuple[int, int], ...]  # (index, count) of the parameters that occur
-
-
-def _template(body: str) -> _Template:
-    """Cut `body` at its parameters.
-
-    >>> _template("(#1,#2,#1,##)").counts
-    (2, 1, 0, 0, 0, 0, 0, 0, 0)
-    """
-    pieces: list[str] = []
-    params: list[int] = []
-    spaced: list[bool] = []
-    counts = [0] * 9
-    pos = 0
-    for p in _PARAM.finditer(body):
-        k = 0 if p.group(1) == "#" else int(p.group(1))
-        pieces.append(body[pos : p.start()])
-        params.append(k)
-        # a control word cannot span a parameter, so searching from the last one suffices
-        spaced.append(_ENDS_CONTROL_WORD.search(body, pos, p.start()) is not None)
-        if k:
-            counts[k - 1] += 1
-        pos = p.end()
-    pieces.append(body[pos:])
-    uses = tuple((k, n) for k, n in enumerate(counts) if n)
-    return _Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts), uses)
-
-
-def _substitute(tpl: _Template, args: list[str]) -> str:
-    """Put `args` in place of `#1..#9`. An argument that starts with a letter right after a
-    control word gets a space (`\\lVert#1` with `x` is `\\lVert x`, not `\\lVertx`)."""
-    out = [tpl.pieces[0]]
-    for k, spaced, piece in zip(tpl.params, tpl.spaced, tpl.pieces[1:], strict=True):
-        if k == 0:
-            out.append("#")
-        else:
-            a = args[k - 1] if k <= len(args) else ""
-            if spaced and a[:1].isalpha():
-                out.append(" ")
-            out.append(a)
-        out.append(piece)
-    return "".join(out)
-
-
-def substitute(body: str, args: list[str]) -> str:
-    """`body` with `args` in place of `#1..#9` and `#` for `##`.
-
-    >>> substitute("\\\\def#1##1{#2_{##1}}", ["\\\\e", "e"])
-    '\\\\def\\\\e#1{e_{#1}}'
-    """
-    return _substitute(_template(body), args)
-
-
-def _expanded_size(body: str, tpl: _Template | None, args: list[str]) -> int:
-    """An upper bound on the length of `_substitute(tpl, args)` plus its trailing space,
-    known before the string is built: body + each argument times its uses (+1 for the
-    space that may precede each use)."""
-    size = len(body) + 1
-    for k, n in tpl.uses if tpl is not None else ():
-        if k < len(args):
-            size += n * (len(args[k]) + 1)
-    return size
-
-
 def _ends_control_word(out: list[str]) -> bool:
     """Whether the text in `out` ends with a control word (`\\ltimes`, not `\\\\ltimes`)."""
     tail = "".join(x[-64:] for x in out[-3:])[-64:]
-    m = _ENDS_CONTROL_WORD.search(tail)
+    m = ENDS_CONTROL_WORD.search(tail)
     if m is None:
         return False
     k = m.start()
@@ -227,7 +161,7 @@ def expand(
     drop_envs = {n: Env(Macro(p, ""), "", True, None, True) for n, p in macros.opaque_envs.items()}
     envs = {**drop_envs, **macros.envs}
     ends = {name: Macro((), env.end) for name, env in envs.items()}
-    templates: dict[str, _Template] = {}  # by body: each is cut once per document
+    templates: dict[str, Template] = {}  # by body: each is cut once per document
     # substituted body -> (its expansion, expansions, chars, deepest check below it, opaque
     # uses dropped): papers repeat a macro with the same arguments (60-90% of expansions in
     # the real ones)
@@ -237,17 +171,17 @@ def expand(
         """`body` with `args` substituted, counted against the caps."""
         state["n"] += 1
         if not args:
-            state["chars"] += len(body) + 1  # (`_expanded_size` without arguments)
+            state["chars"] += len(body) + 1  # (`expanded_size` without arguments)
             if state["chars"] > max_chars:
                 raise TooLarge(f"macro expansion passed {max_chars} chars")
             return body
         tpl = templates.get(body)
         if tpl is None:
-            tpl = templates[body] = _template(body)
-        state["chars"] += _expanded_size(body, tpl, args)
+            tpl = templates[body] = template(body)
+        state["chars"] += expanded_size(body, tpl, args)
         if state["chars"] > max_chars:
             raise TooLarge(f"macro expansion passed {max_chars} chars")
-        return _substitute(tpl, args)
+        return fill(tpl, args)
 
     def whole_env(s: str, name: str, end: int) -> tuple[str, int] | None:
         """(replacement, end) of `\\begin{name}` ending at `end`, up to its `\\end{name}`."""
@@ -366,7 +300,7 @@ def expand(
                     if (
                         rep[-1:].isalpha()
                         and s[end : end + 1].isalpha()
-                        and _ENDS_CONTROL_WORD.search(rep)
+                        and ENDS_CONTROL_WORD.search(rep)
                     ):
                         rep += " "  # `\foo` -> `\bar` followed by a letter must not be `\barx`
                 sub = nested(rep, depth + 1) if "\\" in rep else rep
@@ -415,7 +349,7 @@ def _past_budget(
         if mac.builtin is not None:
             kept = mac.builtin(r.args) if ok else "{}"
         else:
-            kept = _printed(mac.params)(r.args) if ok and _PARAM.search(mac.body) else "{}"
+            kept = _printed(mac.params)(r.args) if ok and PARAM.search(mac.body) else "{}"
         if kept and depth < MAX_DEPTH:
             kept, n = _past_budget(kept, lookup, budget, depth + 1)
             left += n
