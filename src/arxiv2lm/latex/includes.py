@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from arxiv2lm.latex.scan import read_group
+from arxiv2lm.latex.templates import substitute
 
 TEX_EXTS = (".tex", ".ltx", ".latex")
 _INCLUDE = re.compile(
@@ -60,7 +61,6 @@ _DEF_HEAD = re.compile(
     r"\\(?:newcommand|renewcommand|providecommand|DeclareRobustCommand|[gex]?def|let)\*?"
     r"\s*\{?\s*$"
 )
-_PARAM = re.compile(r"#(#|[1-9])")
 _CONDITIONAL = re.compile(r"\\(?:if[A-Za-z]*|else|fi)(?![A-Za-z@])")  # \ifdefined, \ifx, \else
 _BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
 _END_DOC = re.compile(r"\\end\s*\{document\}")
@@ -145,10 +145,6 @@ class _Call:
     body: str  # the macro's body with its arguments put in
 
 
-def _substitute(body: str, args: list[str]) -> str:
-    return _PARAM.sub(lambda p: "#" if p.group(1) == "#" else args[int(p.group(1)) - 1], body)
-
-
 def _scan(
     text: str, base: str, files: Mapping[str, str], macros: Mapping[str, IncludeMacro] | None
 ) -> Iterator[_Include | _Call]:
@@ -171,7 +167,7 @@ def _scan(
             head = text[max(0, m.start() - 40) : m.start()]
             if len(args) == mac.nargs and not _DEF_HEAD.search(head):
                 pos = end
-                yield _Call(m.start(), end, _substitute(mac.body, args))
+                yield _Call(m.start(), end, substitute(mac.body, args))
             continue
         if m.group("icmd"):
             folder, name, cmd = m.group("dir"), m.group("file"), m.group("icmd")
