@@ -62,8 +62,14 @@ def make_doc(rng: random.Random, math_share: float) -> str:
     return " ".join(parts)
 
 
-def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Path]:
-    """Write `root/tokenizer/tokenizer.model` and `root/shard/`; returns both folders."""
+def build_shards(
+    root: Path, n_docs: int = 120, seed: int = 0, units: int = 1, keep: int | None = None
+) -> tuple[Path, Path]:
+    """Write `root/tokenizer/tokenizer.model` and `root/shard/`; returns both folders.
+
+    `units` > 1 cuts the documents into that many consecutive units (`u0`, `u1`, ...) as
+    the shard stage does per chunk; `keep` writes only the first `keep` of them (the corpus
+    before its newest chunks; the tokenizer is the same either way)."""
     rng = random.Random(seed)
     docs = []
     for i in range(n_docs):
@@ -91,19 +97,20 @@ def build_shards(root: Path, n_docs: int = 120, seed: int = 0) -> tuple[Path, Pa
     )
     (tok_dir / "tokenizer.model").write_bytes(model.getvalue())
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    splits = {}
-    units = shard_dir / UNITS_DIR
-    units.mkdir()
-    writers = {
-        s: ShardWriter(units, s, sp.get_piece_size(), 2, unit="all") for s in ("train", "val")
-    }
-    for n, (doc_id, domain, bucket, text) in enumerate(docs):
-        split = "val" if n % 5 == 4 else "train"
-        writers[split].add(doc_id, domain, bucket, sp.encode(text), len(text.encode()))
-    for s, w in writers.items():
-        splits[s] = w.close()
+    units_dir = shard_dir / UNITS_DIR
+    units_dir.mkdir()
+    names = ["all"] if units == 1 else [f"u{i}" for i in range(units)]  # "all": the corpus
+    index = []
+    for u, name in enumerate(names[:keep]):
+        vocab = sp.get_piece_size()
+        writers = {s: ShardWriter(units_dir, s, vocab, 2, unit=name) for s in ("train", "val")}
+        for n, (doc_id, domain, bucket, text) in enumerate(docs):
+            if n * len(names) // n_docs != u:
+                continue
+            split = "val" if n % 5 == 4 else "train"
+            writers[split].add(doc_id, domain, bucket, sp.encode(text), len(text.encode()))
+        index.append({"name": name, "splits": {s: w.close() for s, w in writers.items()}})
     sha = file_sha256(tok_dir / "tokenizer.model")
-    index = [{"name": "all", "splits": splits}]  # one unit: the whole corpus
     write_meta(shard_dir, make_meta(sp.get_piece_size(), 2, 1, sha, index))
     return shard_dir, tok_dir
 

@@ -81,6 +81,10 @@ class PretrainParams:
     seed: int
     resume_from: str  # "": none; a checkpoint step folder or an export to start from
     phases: list[Phase] | None
+    # A train split grown by appending units (next month's chunks): "continue" the run it
+    # grew from (steps already trained keep their batches; the rest draw from all units),
+    # or start a "new_run" (the run hash includes the split's size).
+    grown_data: Literal["continue", "new_run"] = "continue"
 
     def __post_init__(self) -> None:
         at_least = {

@@ -160,6 +160,29 @@ class ShardSet:
         )
         return cls(shard_dir, split, tokens, index, meta)
 
+    def prefix(self, n_units: int) -> ShardSet:
+        """The split as it was when it held only its first `n_units` units (a corpus grown
+        since, by appending units, has them as its prefix): the same token offsets, the
+        documents and tokens of those units only.
+
+        >>> train.prefix(5).index.equals(old_train.index)                # doctest: +SKIP
+        True
+        """
+        units = self.meta.get("units", [])
+        if not 0 <= n_units <= len(units):
+            raise ShardError(f"{self.dir}: a prefix of {n_units} units, the split has {len(units)}")
+        if n_units == len(units):
+            return self
+        head = units[:n_units]
+        docs = sum(int(u[self.split]["docs"]) for u in head)
+        files = sum(1 for u in head if int(u[self.split]["tokens"]))  # files skip empty units
+        tokens = TokenStream(self.tokens.files[:files], self.tokens.dtype)
+        meta = {**self.meta, "units": head}
+        index = self.index.iloc[:docs].reset_index(drop=True)
+        if int(index["length"].sum()) != len(tokens):
+            raise ShardError(f"{self.dir}: the first {n_units} units' index and tokens disagree")
+        return ShardSet(self.dir, self.split, tokens, index, meta)
+
     def bytes_per_token(self, domain: str | None = None) -> float:
         """UTF-8 bytes of text per token (EOS included), for bits-per-byte from a loss."""
         s = self.meta["splits"][self.split]

@@ -152,3 +152,58 @@ def prune(ckpt_dir: Path, keep: int) -> list[Path]:
     for path in removed:
         shutil.rmtree(path)
     return removed
+
+
+def train_units(data_meta: dict[str, Any]) -> list[list[Any]]:
+    """The train split's identity unit by unit: [[name, docs, tokens], ...] in stream order
+    (shard meta.json's `units`). A corpus grown by appending units keeps the old list as its
+    prefix."""
+    return [
+        [u["name"], int(u["train"]["docs"]), int(u["train"]["tokens"])]
+        for u in data_meta.get("units", [])
+    ]
+
+
+def base_hash(params: Any, recipe: Any, data_meta: dict[str, Any], layout: Any) -> str:
+    """`run_hash` without the data's size: what a run keeps when its corpus grows."""
+    return run_hash(params, recipe, {"tokenizer_sha256": data_meta.get("tokenizer_sha256")}, layout)
+
+
+def lineage_of(
+    ckpt_dir: Path, base: str, units: list[list[Any]]
+) -> tuple[int, Path, dict[str, Any]] | None:
+    """The checkpoint a run on `units` continues: the newest complete one, in any run folder
+    under `ckpt_dir`, of a run with the same `base` hash whose train units are a prefix of
+    `units` (the same corpus, or an older one this corpus grew from by appending units).
+    The longest such prefix wins, then the highest step."""
+    best: tuple[tuple[int, int], tuple[int, Path, dict[str, Any]]] | None = None
+    if not ckpt_dir.is_dir():
+        return None
+    for run in sorted(ckpt_dir.iterdir()):
+        if not (run.is_dir() and RUN_DIR.match(run.name)):
+            continue
+        for step, path, meta in list_complete(run):
+            data = meta.get("data") or {}
+            seen = data.get("units")
+            if data.get("base_hash") != base or not isinstance(seen, list):
+                continue
+            if seen == units[: len(seen)] and (best is None or (len(seen), step) > best[0]):
+                best = ((len(seen), step), (step, path, meta))
+    return best[1] if best else None
+
+
+def grown_eras(eras: list[list[int]], step: int, n_units: int, max_steps: int) -> list[list[int]]:
+    """A run's data eras, [[first step, units], ...], after resuming at `step` on a split of
+    `n_units` units: a new era starts at `step` when the split grew and steps are left.
+
+    >>> grown_eras([[0, 5]], 200, 6, 1000)
+    [[0, 5], [200, 6]]
+    >>> grown_eras([[0, 5]], 1000, 6, 1000)  # finished: nothing left to draw
+    [[0, 5]]
+    """
+    last = eras[-1][1]
+    if n_units < last:
+        raise ValueError(f"the train split has {n_units} units, fewer than the run's {last}")
+    if n_units == last or step >= max_steps:
+        return [list(e) for e in eras]
+    return [*(list(e) for e in eras if e[0] < step), [step, n_units]]

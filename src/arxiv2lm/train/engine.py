@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from arxiv2lm.io import file_sha256, fresh_dir
 from arxiv2lm.params import PretrainParams
 from arxiv2lm.tokens.loader import ShardSet, iter_eval_windows
-from arxiv2lm.tokens.sampler import WindowSampler
+from arxiv2lm.tokens.sampler import WindowSampler, mix_key
 from arxiv2lm.train import checkpoint as ckpt
 from arxiv2lm.train.dsconfig import (
     client_optimizer,
@@ -167,24 +168,41 @@ class Run:
     rank: int
     world: int
     state: dict[str, Any] = field(default_factory=dict)
-    samplers: dict[int, WindowSampler] = field(default_factory=dict)
+    # [[first step, train units]]: a run whose corpus grew by appending units (a new month)
+    # draws each era's steps from the split as it was then, so old steps keep their batches.
+    eras: list[list[int]] = field(default_factory=list)
+    base_hash: str = ""  # the run hash without the data's size (ckpt.base_hash)
+    samplers: dict[tuple[int, int], WindowSampler] = field(default_factory=dict)
 
-    def sampler(self, phase: int) -> WindowSampler:
-        """The phase's epoch sampler over this rank's rows (built once per phase)."""
-        if phase not in self.samplers:
+    def era_at(self, step: int) -> int:
+        return max(i for i, (first, _) in enumerate(self.eras) if first <= step)
+
+    def sampler(self, phase: int, era: int | None = None) -> WindowSampler:
+        """The phase's epoch sampler over this rank's rows in a data era (default: the
+        latest), built once. Era 0 is the sampler the run started with; a later era reads
+        the grown split from its first step on, in orders of its own (seed mixed with the
+        era), so a grown corpus changes no batch of the steps before it."""
+        era = len(self.eras) - 1 if era is None else era
+        if (phase, era) not in self.samplers:
             p, start = self.recipe.phases[phase], [0, *self.recipe.boundaries][phase]
-            self.samplers[phase] = WindowSampler(
-                self.train_set,
+            first, units = self.eras[era]
+            seed = self.params.seed if era == 0 else int(mix_key(self.params.seed, era)[0])
+            self.samplers[(phase, era)] = WindowSampler(
+                self.train_set.prefix(units),
                 p.seq_len,
                 self.recipe.global_batch // self.world,
-                self.params.seed,
+                seed,
                 self.rank,
                 self.world,
                 p.mixture or None,
                 phase=phase,
-                start_step=start,
+                start_step=max(start, first),
             )
-        return self.samplers[phase]
+        return self.samplers[(phase, era)]
+
+    def batch(self, step: int) -> np.ndarray:
+        """This rank's (B, seq_len + 1) token windows of `step`."""
+        return self.sampler(self.recipe.phase_at(step)[0], self.era_at(step)).batch(step)
 
 
 def build_engine(
@@ -217,7 +235,7 @@ def train_step(run: Run, step: int) -> tuple[float, float, int]:
     lr = lr_at(step, r.lr, r.min_lr, r.warmup_steps, r.max_steps)
     for g in run.engine.optimizer.param_groups:
         g["lr"] = lr
-    xy = torch.from_numpy(run.sampler(pi).batch(step)).to(run.engine.device)
+    xy = torch.from_numpy(run.batch(step)).to(run.engine.device)
     loss_sum = torch.zeros((), dtype=torch.float32, device=run.engine.device)
     for micro in xy.split(run.recipe.micro_batch):
         loss = run.engine(micro[:, :-1], micro[:, 1:])
@@ -256,9 +274,57 @@ def maybe_checkpoint(run: Run, done: int, last: bool) -> None:
     run.engine.save_checkpoint(str(run.run_dir), tag=ckpt.partial_tag(done), save_latest=False)
     run.dist.barrier()
     if run.rank == 0:
-        extra = {"state": run.state, "world_size": run.world}
+        extra = {"state": run.state, "world_size": run.world, "data": data_record(run)}
         ckpt.finalize(run.run_dir, done, run.run_hash, extra, keep=run.params.keep_checkpoints)
     run.dist.barrier()
+
+
+def data_record(run: Run) -> dict[str, Any]:
+    """What a checkpoint records of the data: the base hash, the train units, the eras."""
+    units = ckpt.train_units(run.train_set.meta)
+    return {"base_hash": run.base_hash, "units": units, "eras": run.eras}
+
+
+def data_lineage(
+    params: PretrainParams,
+    recipe: Recipe,
+    meta: dict[str, Any],
+    layout: Any,
+    ckpt_dir: Path,
+    say: Any = print,
+) -> tuple[str, list[list[int]]]:
+    """(run hash, data eras) of the run on this split. A new corpus starts a new run; one
+    grown by appending units (`grown_data: continue`) continues the run it grew from, with a
+    new era from the step it resumes at (`ckpt.lineage_of`, `ckpt.grown_eras`)."""
+    units = ckpt.train_units(meta)
+    run_hash, eras = ckpt.run_hash(params, recipe, meta, layout), [[0, len(units)]]
+    own = ckpt.latest_complete(ckpt.run_dir(ckpt_dir, run_hash), run_hash)
+    found = own
+    if own is None and params.grown_data == "continue":
+        found = ckpt.lineage_of(ckpt_dir, ckpt.base_hash(params, recipe, meta, layout), units)
+    data = (found[2].get("data") or {}) if found else {}
+    if found is None or "eras" not in data:
+        return run_hash, eras  # a new run, or a checkpoint older than data eras
+    seen = data["units"]
+    if seen != units[: len(seen)]:
+        raise ValueError(
+            f"{found[1]} was trained on {len(seen)} train units that data/shard no longer "
+            "starts with (units removed or changed): delete that run folder or restore the data"
+        )
+    step, grown = found[0], ckpt.grown_eras(data["eras"], found[0], len(units), recipe.max_steps)
+    if len(grown) > len(data["eras"]):
+        say(
+            f"pretrain: the train split grew from {len(seen)} to {len(units)} units; run "
+            f"{found[2]['run_hash'][:16]} continues at step {step} over all of them (steps "
+            "before it keep their batches)"
+        )
+    elif len(seen) < len(units):
+        say(
+            f"pretrain: the train split grew to {len(units)} units after run "
+            f"{found[2]['run_hash'][:16]} ended; raise train_tokens or set resume_from to "
+            "train on them"
+        )
+    return found[2]["run_hash"], grown
 
 
 def _open_run(
@@ -273,9 +339,14 @@ def _open_run(
     world = dist.get_world_size()
     recipe = resolve_recipe(params, train_set.vocab_size, world)
     engine, layout = build_engine(params, recipe, on_gpu, deepspeed)
-    run_hash = ckpt.run_hash(params, recipe, train_set.meta, layout)
+    quiet = dist.get_rank() != 0
+    run_hash, eras = data_lineage(
+        params, recipe, train_set.meta, layout, ckpt_dir, (lambda _: None) if quiet else print
+    )
+    base = ckpt.base_hash(params, recipe, train_set.meta, layout)
     run = Run(params, recipe, engine, dist, on_gpu, train_set, val_set,
-              ckpt.run_dir(ckpt_dir, run_hash), run_hash, dist.get_rank(), world)  # fmt: skip
+              ckpt.run_dir(ckpt_dir, run_hash), run_hash, dist.get_rank(), world,
+              eras=eras, base_hash=base)  # fmt: skip
     if run.rank == 0:
         ckpt.prepare(ckpt_dir, run_hash)
     dist.barrier()
@@ -378,6 +449,7 @@ def export_run(
             "steps": steps,
             "train_tokens": run.state["tokens"],
             "run_hash": run.run_hash,
+            "data_eras": run.eras,
             "val_loss": val_loss,
             "preset": run.recipe.preset,
             "global_batch": run.recipe.global_batch,
