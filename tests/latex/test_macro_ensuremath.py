@@ -94,3 +94,18 @@ def test_text_with_our_mark_characters_is_left_alone():
 def test_no_ensuremath_is_untouched():
     text = "plain $x$ text"
     assert resolve(text) is text
+
+
+@pytest.mark.parametrize(
+    "text,out",
+    [
+        # a `\\` before a token sends the whole text down the token-by-token marking
+        ("\\\\ensuremath{x} \\ensuremath{y}\\xspace{}z", "\\\\ensuremath{x} $y$ z"),
+        ("\\\\\\ensuremath{x} \\\\xspace a\\xspace.", "\\\\$x$ \\\\xspace a."),
+        # the same texts without it: one `re.split`
+        ("\\ensuremath{x} \\ensuremath{y}\\xspace{}z", "$x$ $y$ z"),
+        ("\\ensuremath{ \n} \\ensuremath{\t}a", " a"),  # blank groups
+    ],
+)  # fmt: skip
+def test_ensuremath_marking_paths(text, out):
+    assert resolve(text) == out

@@ -17,11 +17,13 @@ would (`\\xspace.` -> `.`, `\\xspace{}and` -> ` and`); in verbatim it stays.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 from arxiv2lm.latex import mathmode
 from arxiv2lm.latex.scan import GROUP, read_group
 
 _TOKENS = re.compile(r"\\(?:ensuremath(?![A-Za-z@])|xspace(?![A-Za-z@])(?:\{\})?)")
+_TOKEN_SPLIT = re.compile(f"({_TOKENS.pattern})")  # `re.split` keeps the tokens
 _MARK = re.compile("\ue010(\\d+)\ue011")  # private use, like mathmode's placeholders
 _BLANKS = re.compile(r"[ \t]*\n?[ \t]*")
 # `_BLANKS`, then a group `read_group` reads (nested at most `GROUP_DEPTH` deep); the blanks
@@ -90,6 +92,28 @@ def _dollar_before(marked: str, i: int, written: list[str], dollars: set[int]) -
     return marked[i - 1 : i] == "$" or i - 1 in dollars
 
 
+def _marked(text: str) -> tuple[list[str], list[str]]:
+    """(`text` split around its tokens, each token replaced by its numbered mark; each mark's
+    token as written). A token right after a backslash may be escaped (`\\\\ensuremath`: a
+    line break, then a word): with none, one `re.split` in C does it, else a loop."""
+    if "\\\\ensuremath" not in text and "\\\\xspace" not in text:
+        pieces = _TOKEN_SPLIT.split(text)  # [text, token, text, token, ..., text]
+        written = pieces[1::2]
+        pieces[1::2] = map("\ue010{}\ue011".format, range(len(written)))
+        return pieces, written
+    pieces, written = [], []
+    pos = 0
+    for m in _TOKENS.finditer(text):
+        start = m.start()
+        if text[start - 1 : start] == "\\" and _escaped(text, start):
+            continue  # `\\ensuremath`: a line break, then a word
+        pieces += [text[pos:start], f"\ue010{len(written)}\ue011"]
+        written.append(m.group(0))
+        pos = m.end()
+    pieces.append(text[pos:])
+    return pieces, written
+
+
 def resolve(text: str) -> str:
     """`text` with `\\ensuremath` decided by math mode and `\\xspace` applied."""
     if "\\ensuremath" not in text and "\\xspace" not in text:
@@ -97,35 +121,22 @@ def resolve(text: str) -> str:
     if "\ue010" in text or "\ue011" in text:
         return text  # the marks below would be ambiguous (no paper writes these characters)
     # number each \ensuremath and \xspace (with its `{}`), in one left-to-right pass
-    parts: list[str] = []
-    written: list[str] = []  # each mark's text as written
-    spots: list[tuple[int, int]] = []  # each mark's (start, end) in `marked`
-    pos = size = 0
-    for m in _TOKENS.finditer(text):
-        start = m.start()
-        if text[start - 1 : start] == "\\" and _escaped(text, start):
-            continue  # `\\ensuremath`: a line break, then a word
-        chunk, mark = text[pos:start], f"\ue010{len(written)}\ue011"
-        parts += [chunk, mark]
-        size += len(chunk)
-        spots.append((size, size + len(mark)))
-        size += len(mark)
-        written.append(m.group(0))
-        pos = m.end()
-    parts.append(text[pos:])
-    marked = "".join(parts)
-    n = len(written)
-    modes = _modes(marked, n)
+    pieces, written = _marked(text)
+    marked = "".join(pieces)
+    bounds = list(accumulate(map(len, pieces)))
+    modes = _modes(marked, len(written))
     groups = _Groups(marked)
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in `marked`
     math_until = -1  # inside a text-mode \ensuremath: its marks are math
     dollars: set[int] = set()
-    # the text holds no mark character, so the marks are exactly `spots`, in order
-    for k, (start, end) in enumerate(spots):
-        mode = "math" if start < math_until else modes[k]
-        if mode == "verbatim" or written[k][1] == "x":  # `\xspace`
+    # the text holds no mark character, so the marks are exactly the odd pieces, in order:
+    # mark k spans bounds[2k] to bounds[2k + 1]
+    for start, end, tok, mode in zip(bounds[0:-1:2], bounds[1::2], written, modes, strict=True):
+        if start < math_until:
+            mode = "math"
+        if mode == "verbatim" or tok[1] == "x":  # `\xspace`
             space = " " if marked[end : end + 1].isalnum() else ""  # xspace before a word
-            edits.append((start, end, written[k] if mode == "verbatim" else space))
+            edits.append((start, end, tok if mode == "verbatim" else space))
             continue
         g = _GROUP_AFTER.match(marked, end)  # the common case in one match: `{..}` in C
         if g is not None and groups.left >= 0:
@@ -135,20 +146,23 @@ def resolve(text: str) -> str:
             j = _BLANKS.match(marked, end).end()  # type: ignore[union-attr]
             close = groups.close(j) if marked.startswith("{", j) else None
         if close is None:  # one token (`\ensuremath\alpha`) or nothing to read
-            tok = _TOKEN.match(marked, j)
-            if mode == "math" or tok is None:
+            t = _TOKEN.match(marked, j)
+            if mode == "math" or t is None:
                 edits.append((start, end, ""))
             else:
-                edits.append((start, tok.end(), "$" + tok.group(0) + "$"))
+                edits.append((start, t.end(), "$" + t.group(0) + "$"))
             continue
-        if _SPACES.match(marked, j + 1).end() >= close:  # type: ignore[union-attr]
+        first = marked[j + 1]  # (`close` > j: the group's `}`)
+        blank = first == "}" or (
+            first.isspace() and _SPACES.match(marked, j + 1).end() >= close  # type: ignore[union-attr]
+        )
+        if blank:
             # `\ensuremath{}`: `$$` would open display math
-            edits += [(start, close + 1, "")]
+            edits.append((start, close + 1, ""))
         elif mode == "math":
-            glue = marked[j + 1 : j + 2].isalpha() and marked[start - 1 : start].isalpha()
+            glue = first.isalpha() and marked[start - 1 : start].isalpha()
             glue = glue and _CS_END.search(marked, max(0, start - 64), start)
-            space = " " if glue else ""
-            edits += [(start, j + 1, space), (close, close + 1, "")]
+            edits += [(start, j + 1, " " if glue else ""), (close, close + 1, "")]
         else:  # text mode: the group is inline math, kept apart from a `$` next to it
             before = " $" if _dollar_before(marked, start, written, dollars) else "$"
             after = "$ " if _dollar_after(marked, close + 1, written) else "$"

@@ -138,9 +138,10 @@ def expand(
     produced past `max_chars`: one `\\newcommand` with 3,000 `#1` applied to a 250 KB
     argument would otherwise build 750 MB first and check after.
     """
-    # n: expansions; caps: times a cap stopped a scan; deep: the deepest cap check so far;
-    # dropped: opaque uses removed
-    state = {"n": 0, "caps": 0, "chars": 0, "deep": -1, "dropped": 0}
+    # expansions; times a cap stopped a scan; characters produced; opaque uses removed; the
+    # deepest cap check so far (closure variables, read and set a few times per expansion)
+    n_done = n_caps = n_chars = n_dropped = 0
+    deepest = -1
     if not (macros.commands or macros.envs or macros.opaque or macros.opaque_envs):
         return Expanded(text, 0, False)
     # characters failed argument reads may scan, all together: a few dozen full rescans
@@ -169,22 +170,24 @@ def expand(
 
     def produce(body: str, args: list[str]) -> str:
         """`body` with `args` substituted, counted against the caps."""
-        state["n"] += 1
+        nonlocal n_done, n_chars
+        n_done += 1
         if not args:
-            state["chars"] += len(body) + 1  # (`expanded_size` without arguments)
-            if state["chars"] > max_chars:
+            n_chars += len(body) + 1  # (`expanded_size` without arguments)
+            if n_chars > max_chars:
                 raise TooLarge(f"macro expansion passed {max_chars} chars")
             return body
         tpl = templates.get(body)
         if tpl is None:
             tpl = templates[body] = template(body)
-        state["chars"] += expanded_size(body, tpl, args)
-        if state["chars"] > max_chars:
+        n_chars += expanded_size(body, tpl, args)
+        if n_chars > max_chars:
             raise TooLarge(f"macro expansion passed {max_chars} chars")
         return fill(tpl, args)
 
     def whole_env(s: str, name: str, end: int) -> tuple[str, int] | None:
         """(replacement, end) of `\\begin{name}` ending at `end`, up to its `\\end{name}`."""
+        nonlocal n_dropped
         env = envs[name]
         r = at_end(_read_args(s, end, env.begin.params, budget), env.begin.params)
         if r.status != OK:
@@ -194,7 +197,7 @@ def expand(
             budget.charge(len(s) - r.end)
             return None
         if env.drop:
-            state["dropped"] += 1
+            n_dropped += 1
             return "{}", close[1]
         body, args = s[r.end : close[0]], r.args
         if env.body_at is not None:
@@ -205,36 +208,39 @@ def expand(
     def nested(rep: str, depth: int) -> str | _Starved:
         """`run(rep, depth)`, or its earlier result where no cap could act differently: every
         check it makes sees fewer than `max_expansions` and a depth under MAX_DEPTH."""
+        nonlocal n_done, n_chars, n_dropped, deepest
         hit = memo.get(rep)
         if hit is not None:
             out, n, chars, reach, dropped = hit
-            if state["n"] + n < max_expansions and depth + reach < MAX_DEPTH:
-                state["n"] += n
-                state["chars"] += chars
-                state["dropped"] += dropped
-                state["deep"] = max(state["deep"], depth + reach)
-                if state["chars"] > max_chars:  # where inside it passed: same error
+            if n_done + n < max_expansions and depth + reach < MAX_DEPTH:
+                n_done += n
+                n_chars += chars
+                n_dropped += dropped
+                deepest = max(deepest, depth + reach)
+                if n_chars > max_chars:  # where inside it passed: same error
                     raise TooLarge(f"macro expansion passed {max_chars} chars")
                 return out
-        n0, chars0, caps0, deep0 = state["n"], state["chars"], state["caps"], state["deep"]
-        dropped0 = state["dropped"]
-        state["deep"] = depth - 1
+        n0, chars0, caps0, deep0 = n_done, n_chars, n_caps, deepest
+        dropped0 = n_dropped
+        deepest = depth - 1
         out = run(rep, depth)
-        reach = state["deep"] - depth
-        state["deep"] = max(deep0, state["deep"])
-        if state["caps"] == caps0 and isinstance(out, str):
-            dropped = state["dropped"] - dropped0
-            memo[rep] = (out, state["n"] - n0, state["chars"] - chars0, reach, dropped)
+        reach = deepest - depth
+        deepest = max(deep0, deepest)
+        if n_caps == caps0 and isinstance(out, str):
+            dropped = n_dropped - dropped0
+            memo[rep] = (out, n_done - n0, n_chars - chars0, reach, dropped)
         return out
 
     def capped(depth: int) -> bool:
-        state["deep"] = max(state["deep"], depth)
-        if state["n"] >= max_expansions or depth >= MAX_DEPTH or budget.left < 0:
-            state["caps"] += 1
+        nonlocal deepest, n_caps
+        deepest = max(deepest, depth)
+        if n_done >= max_expansions or depth >= MAX_DEPTH or budget.left < 0:
+            n_caps += 1
             return True
         return False
 
     def run(s: str, depth: int) -> str | _Starved:
+        nonlocal deepest, n_caps, n_dropped
         out: list[str] = []
         pos = scan = 0
         while True:
@@ -256,10 +262,10 @@ def expand(
                 break
             if hit is None:
                 break
-            if depth > state["deep"]:  # `capped(depth)`, inline: once per use
-                state["deep"] = depth
-            if state["n"] >= max_expansions or depth >= MAX_DEPTH or budget.left < 0:
-                state["caps"] += 1
+            if depth > deepest:  # `capped(depth)`, inline: once per use
+                deepest = depth
+            if n_done >= max_expansions or depth >= MAX_DEPTH or budget.left < 0:
+                n_caps += 1
                 break
             m, mac, end, env_name = hit
             start = m.start()
@@ -293,7 +299,7 @@ def expand(
             pos = scan = end
             while True:  # a replacement that ends inside a use takes its arguments from s
                 if mac.builtin is not None:
-                    state["dropped"] += mac.opaque
+                    n_dropped += mac.opaque
                     rep = mac.builtin(args)
                 else:
                     rep = produce(mac.body, args)
@@ -324,10 +330,10 @@ def expand(
 
     result = run(text, 0)
     assert isinstance(result, str), "depth 0 completes or keeps every use"
-    if state["caps"] and budget.left >= 0:  # (a spent read budget reads no more arguments)
+    if n_caps and budget.left >= 0:  # (a spent read budget reads no more arguments)
         result, left = _past_budget(result, lookup, budget)
-        state["dropped"] += left
-    return Expanded(result, state["n"], state["caps"] > 0, state["dropped"])
+        n_dropped += left
+    return Expanded(result, n_done, n_caps > 0, n_dropped)
 
 
 def _past_budget(

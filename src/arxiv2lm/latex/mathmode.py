@@ -134,7 +134,8 @@ def _column_spec_end(text: str, i: int, env: str) -> int:
 def _clean(math: str) -> str:
     if "picture}" in math:
         math = _drop_pictures(math)
-    body = (_MATH_JUNK.sub("", math) if "\\" in math else math).strip()  # (all are commands)
+    junk = "\\label" in math or "\\no" in math or "\\IEEE" in math  # (how each one starts)
+    body = (_MATH_JUNK.sub("", math) if junk else math).strip()
     return body if body.strip("{} \t\n") else ""  # `${}$`: nothing (a macro removed)
 
 

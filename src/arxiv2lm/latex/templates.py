@@ -22,6 +22,8 @@ class Template:
     spaced: tuple[bool, ...]  # a control word ends right before the parameter
     counts: tuple[int, ...]  # how often `#1`..`#9` occur (index 0 is `#1`)
     uses: tuple[tuple[int, int], ...]  # (index, count) of the parameters that occur
+    # each parameter's argument index, when none is `##` or spaced: a use is then one join
+    plain: tuple[int, ...] | None = None
 
 
 def template(body: str) -> Template:
@@ -46,12 +48,18 @@ def template(body: str) -> Template:
         pos = p.end()
     pieces.append(body[pos:])
     uses = tuple((k, n) for k, n in enumerate(counts) if n)
-    return Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts), uses)
+    plain = None if 0 in params or any(spaced) else tuple(k - 1 for k in params)
+    return Template(tuple(pieces), tuple(params), tuple(spaced), tuple(counts), uses, plain)
 
 
 def fill(tpl: Template, args: list[str]) -> str:
     """Put `args` in place of `#1..#9`. An argument that starts with a letter right after a
     control word gets a space (`\\lVert#1` with `x` is `\\lVert x`, not `\\lVertx`)."""
+    if tpl.plain is not None and tpl.uses and tpl.uses[-1][0] < len(args):  # every one given
+        out = [""] * (2 * len(tpl.plain) + 1)
+        out[0::2] = tpl.pieces
+        out[1::2] = map(args.__getitem__, tpl.plain)
+        return "".join(out)
     out = [tpl.pieces[0]]
     for k, spaced, piece in zip(tpl.params, tpl.spaced, tpl.pieces[1:], strict=True):
         if k == 0:

@@ -14,6 +14,8 @@ matching closer counts (`$a \(b$` is one span). One pass over the delimiters, so
 from __future__ import annotations
 
 import re
+from itertools import accumulate, compress, repeat
+from operator import is_not
 
 MATH_ENVIRONMENTS = [
     "equation",
@@ -43,6 +45,7 @@ _DELIMITER_ALTERNATIVES = [
     r"\$",  # $
 ]
 DELIMITER = re.compile("|".join(_DELIMITER_ALTERNATIVES), re.DOTALL)
+_DELIMITER_SPLIT = re.compile(f"({DELIMITER.pattern})", re.DOTALL)  # `re.split` keeps them
 _CLOSER = {"$": "$", "$$": "$$", r"\(": r"\)", r"\[": r"\]"}
 
 
@@ -63,26 +66,33 @@ def _closer(kind: str) -> str | None:
 
 def math_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each math span, delimiters included, in order, non-overlapping."""
-    found = [(m.start(), m.end(), m.group()) for m in DELIMITER.finditer(text)]
-    kinds = {token: _kind(token) for token in {f[2] for f in found}}  # a few distinct tokens
-    delims = [(a, b, kind) for a, b, token in found if (kind := kinds[token]) is not None]
-    # nxt[i]: index of the first closer of delims[i]'s kind after i (backward pass: linear)
-    nxt: list[int | None] = [None] * len(delims)
-    last: dict[str, int] = {}
-    for i in range(len(delims) - 1, -1, -1):
-        kind = delims[i][2]
-        assert kind is not None
-        closer = _closer(kind)
-        nxt[i] = last.get(closer) if closer else None
-        last[kind] = i
+    # [text, token, text, token, ..., text] and each piece's end, in C: no Python step per
+    # token (most are escapes or `$`) until the delimiters are paired
+    pieces = _DELIMITER_SPLIT.split(text)
+    ends = list(accumulate(map(len, pieces)))
+    tokens = pieces[1::2]
+    kinds = {token: _kind(token) for token in set(tokens)}  # a few distinct tokens
+    closer_of = {kind: _closer(kind) for kind in kinds.values() if kind is not None}
+    starts, stops, delims = ends[0::2], ends[1::2], list(map(kinds.__getitem__, tokens))
+    if None in kinds.values():  # escapes: not delimiters
+        keep = list(map(is_not, delims, repeat(None)))
+        starts, stops = list(compress(starts, keep)), list(compress(stops, keep))
+        delims = list(compress(delims, keep))
     spans: list[tuple[int, int]] = []
+    closed: set[str] = set()  # closers that occur no more: an opener of theirs opens nothing
     i = 0
     while i < len(delims):
-        j = nxt[i]
-        if j is None:
+        closer = closer_of[delims[i]]
+        if closer is None or closer in closed:
             i += 1  # a closer outside math, or an opener nothing closes
             continue
-        spans.append((delims[i][0], delims[j][1]))
+        try:
+            j = delims.index(closer, i + 1)  # the first closer of its kind after it, in C
+        except ValueError:
+            closed.add(closer)  # none after i, so none after a later opener: one miss each
+            i += 1
+            continue
+        spans.append((starts[i], stops[j]))
         i = j + 1
     return spans
 

@@ -51,12 +51,12 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def _word_hashes(words: list[str]) -> np.ndarray:
     """(len(words),) uint64: blake2b of each word, each distinct word hashed once (a dict of
-    the vocabulary, 3x faster than `np.unique` on an object array)."""
-    vocab = dict.fromkeys(words)
-    digests = b"".join([hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest() for w in vocab])
-    index = dict(zip(vocab, range(len(vocab)), strict=True))
-    inverse = np.fromiter(map(index.__getitem__, words), dtype=np.intp, count=len(words))
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)[inverse]
+    the vocabulary, 3x faster than `np.unique` on an object array), the words' digests
+    joined in C."""
+    digests = {
+        w: hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest() for w in dict.fromkeys(words)
+    }
+    return np.frombuffer(b"".join(map(digests.__getitem__, words)), dtype="<u8").astype(np.uint64)
 
 
 def _all_shingles(text: str, shingle_words: int) -> np.ndarray:
