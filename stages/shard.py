@@ -1,6 +1,7 @@
 """DVC stage `shard`: encode the normalised papers into per-chunk train/val token units.
 
     python stages/shard.py data/normalize data/tokenizer data/shard [--work-cache DIR]
+    python stages/shard.py ... --work-cache DIR --unit NAME [--unit ...] | --list-units
 
 Reads data/normalize/parts/<chunk>.parquet (streaming) and data/tokenizer/tokenizer.model;
 writes data/shard/units/<chunk>.{train,val}.{bin,index.parquet}, meta.json (format, dtype,
@@ -9,6 +10,11 @@ ledger, rejected.parquet + stats.json (papers, bytes and tokens kept, tokens per
 A chunk whose unit is in the work cache (same part, split params, tokenizer and code) is
 not encoded again: with a pinned tokenizer a new month encodes only its papers. Params: the
 `shard:` section of params.yaml.
+
+`--unit arXiv_src_2301_001` (a chunk, as `--list-units` names it: the normalize part's stem)
+encodes only that chunk into the work cache and writes no output folder (no meta, no
+ledger), so a driver can run the units on many machines, then this stage once to link them
+(README, "All of arXiv"). `--list-units` prints every unit with `cached` or `missing`.
 """
 
 from __future__ import annotations
@@ -24,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
-from arxiv2lm.tokens.encode import build_shards
-from arxiv2lm.units import UnitError
+from arxiv2lm.tokens.encode import build_shards, compute_units, list_units
+from arxiv2lm.units import UnitError, listing
 from arxiv2lm.workcache import WorkCache, part_files
 
 
@@ -35,7 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("tokenizer_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
+    named = ap.add_mutually_exclusive_group()
+    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
+    named.add_argument("--list-units", action="store_true", help="print the units and states")
     args = ap.parse_args(argv)
+    if (args.unit or args.list_units) and not args.work_cache:
+        sys.exit("shard: --unit and --list-units need --work-cache")
     try:
         p = load_params("shard")
     except ParamsError as err:
@@ -46,8 +57,25 @@ def main(argv: list[str] | None = None) -> None:
     parts = part_files(args.normalize_dir)
     if not parts:
         sys.exit(f"shard: {args.normalize_dir}/parts has no papers (run normalize first)")
-    ledger = Ledger("shard")
     cache = WorkCache(Path(args.work_cache) / "shard" if args.work_cache else None)
+    if args.list_units or args.unit:
+        try:
+            if args.list_units:
+                states = list_units(parts, model, p.val_fraction, p.split_salt, cache)
+                sys.stdout.write(listing(states))
+                return
+            workers = resolve_workers(p.workers)
+            run = compute_units(
+                parts, model, p.val_fraction, p.split_salt, workers, cache, args.unit
+            )
+        except (ValueError, UnitError) as err:
+            sys.exit(f"shard: {err}")
+        print(
+            f"shard: {run['units_computed']} units encoded, {run['units_reused']} already "
+            f"in {cache.root}"
+        )
+        return
+    ledger = Ledger("shard")
     try:
         with atomic_dir(args.out_dir) as out:
             meta, run = build_shards(

@@ -1,6 +1,7 @@
 """Stage `validate`: check source chunks against the manifest and classify every paper.
 
     python stages/validate.py data/ingest data/filter data/validate [--work-cache DIR]
+    python stages/validate.py ... --work-cache DIR --unit NAME [--unit ...] | --list-units
 
 Writes `<out>/parts/<chunk>.parquet` (per chunk, one row per paper with its TeX-relevant
 files and bytes), `<out>/rejected.parquet` and `<out>/stats.json`. Chunks already classified
@@ -9,6 +10,11 @@ only chunks whose selected papers changed get a new part. A chunk whose md5 does
 the manifest, that cannot be read to its end, or whose worker died (OOM kill) stops the stage
 with a one-line message naming it; the previous output is left as it was, and the chunks
 finished before it are reused by the rerun.
+
+`--unit arXiv_src_2301_001.tar` (a chunk's file name, as `--list-units` and the manifest
+name it) classifies and selects only that chunk into the work cache and writes no output
+folder, so a driver can run the chunks on many machines, then this stage once to link them
+(README, "All of arXiv"). `--list-units` prints every chunk with `cached` or `missing`.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from arxiv2lm.io import atomic_dir, iter_parquet
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.sources.chunks import ChunkError
 from arxiv2lm.sources.manifest import MANIFEST
-from arxiv2lm.sources.validate import validate_corpus
-from arxiv2lm.units import UnitError
+from arxiv2lm.sources.validate import compute_units, list_units, validate_corpus
+from arxiv2lm.units import UnitError, listing
 from arxiv2lm.workcache import WorkCache
 
 
@@ -36,7 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("filter_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
+    named = ap.add_mutually_exclusive_group()
+    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
+    named.add_argument("--list-units", action="store_true", help="print the units and states")
     args = ap.parse_args(argv)
+    if (args.unit or args.list_units) and not args.work_cache:
+        sys.exit("validate: --unit and --list-units need --work-cache")
     try:
         params = load_params("validate")
     except ParamsError as err:
@@ -47,6 +58,20 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"validate: input {need} not found (run the previous stages first)")
     wanted = {r["id"]: r["domain"] for r in iter_parquet(papers, ["id", "domain"])}
     cache = WorkCache(Path(args.work_cache) / "validate" if args.work_cache else None)
+    if args.list_units or args.unit:
+        try:
+            if args.list_units:
+                sys.stdout.write(listing(list_units(args.ingest_dir, wanted, params, cache)))
+                return
+            run = compute_units(args.ingest_dir, wanted, params, cache, args.unit)
+        except (ChunkError, UnitError, FileNotFoundError, ValueError) as err:
+            sys.exit(f"validate: {err}")
+        print(
+            f"validate: {run['units_computed']} chunks classified, {run['units_reused']} "
+            f"already in {cache.root} ({run['bytes_read']:,} member bytes read; selected "
+            f"{run['select_computed']}, reused {run['select_reused']})"
+        )
+        return
     try:
         with atomic_dir(args.out_dir) as out:
             ledger, extra, run = validate_corpus(args.ingest_dir, wanted, params, out, cache)

@@ -7,7 +7,14 @@ import pyarrow as pa
 import pytest
 
 from arxiv2lm import io as io_module
-from arxiv2lm.io import ParquetBatchWriter, atomic_dir, atomic_path, iter_parquet, write_json
+from arxiv2lm.io import (
+    HOST,
+    ParquetBatchWriter,
+    atomic_dir,
+    atomic_path,
+    iter_parquet,
+    write_json,
+)
 
 
 def _dead_pid() -> int:
@@ -138,7 +145,18 @@ def test_rerun_after_sigkill_leaves_no_temp(tmp_path) -> None:
     )
     proc = subprocess.Popen([sys.executable, "-c", killed, str(tmp_path / "filter")])
     assert proc.wait() == -9
-    assert [p.name for p in tmp_path.iterdir()] == [f".filter.tmp-{proc.pid}"]
+    assert [p.name for p in tmp_path.iterdir()] == [f".filter.tmp-{proc.pid}@{HOST}"]
     with atomic_dir(tmp_path / "filter") as tmp:
         (tmp / "stats.json").write_text("{}")
     assert [p.name for p in tmp_path.iterdir()] == ["filter"]
+
+
+def test_another_hosts_temporaries_are_left_alone(tmp_path) -> None:
+    """In a folder shared by several hosts (a work cache on NFS) a pid means nothing to the
+    other hosts: only this host's stale temporaries go."""
+    dead = 2**22 + 12345  # above pid_max's default: no such process here
+    mine, theirs = f".unit.tmp-{dead}@{HOST}", f".unit.tmp-{dead}@other-node.cluster"
+    for name in (mine, theirs):
+        (tmp_path / name).mkdir()
+    assert io_module.clean_stale_temps(tmp_path) == [mine]
+    assert [p.name for p in tmp_path.iterdir()] == [theirs]

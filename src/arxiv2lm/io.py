@@ -2,8 +2,8 @@
 
 Everything a stage writes goes to a temporary name in the same folder and is moved into
 place with `os.replace`, so DVC never caches a half-written file. A process killed with
-SIGKILL cannot remove its temporaries (`.<name>.tmp-<pid>`, `.<name>.old-<pid>`); the next
-atomic write into that folder does (`clean_stale_temps`).
+SIGKILL cannot remove its temporaries (`.<name>.tmp-<pid>@<host>`, `.<name>.old-<pid>@<host>`);
+the next atomic write into that folder on the same host does (`clean_stale_temps`).
 
 >>> with atomic_path("out.json") as tmp:          # doctest: +SKIP
 ...     tmp.write_text("{}")
@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ import pyarrow.parquet as pq
 BATCH_ROWS = 256
 _HASH_BLOCK = 1 << 20  # bytes per read when hashing a file
 # The temporaries this module (and every writer that copies its naming) makes.
-_TEMP_NAME = re.compile(r"^\..+\.(?:tmp|old)-(?P<pid>[0-9]+)$")
+# `@<host>`: a folder shared by several hosts (a work cache on NFS) holds temporaries of
+# processes this host cannot see; a name without it is this host's.
+_TEMP_NAME = re.compile(r"^\..+\.(?:tmp|old)-(?P<pid>[0-9]+)(?:@(?P<host>[A-Za-z0-9._-]+))?$")
+HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "localhost"
 # Slack between a process's start time (from /proc, whole-second boot time) and a temp's
 # ctime before a live pid is judged a reuse; clock steps of a second or two are common.
 _START_SLACK_S = 2.0
@@ -79,14 +83,20 @@ def _is_stale(pid: int, changed: float) -> bool:
     return start is not None and start > changed + _START_SLACK_S
 
 
+def temp_sibling(path: Path, kind: str = "tmp") -> Path:
+    """The temporary name of `path` for this process: `.<name>.<kind>-<pid>@<host>`."""
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}@{HOST}")
+
+
 def clean_stale_temps(folder: str | os.PathLike[str]) -> list[str]:
     """Remove the temporaries in `folder` whose writing process is gone; return their names.
 
     Runs once per folder per process (atomic writers call it before making their temp).
-    Pids are this host's: a folder shared by several hosts (NFS) must not use it.
+    Only this host's temporaries are judged (pids are per host): in a folder shared by
+    several hosts (NFS), another host's live writer is never touched.
 
     >>> clean_stale_temps(tmp_path)  # doctest: +SKIP
-    ['.filter.tmp-4242']
+    ['.filter.tmp-4242@node1']
     """
     folder = Path(folder)
     removed: list[str] = []
@@ -96,7 +106,7 @@ def clean_stale_temps(folder: str | os.PathLike[str]) -> list[str]:
         return removed
     for entry in entries:
         m = _TEMP_NAME.match(entry.name)
-        if m is None:
+        if m is None or m.group("host") not in (None, HOST):
             continue
         try:
             changed = entry.stat(follow_symlinks=False).st_ctime
@@ -126,7 +136,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; move it onto `path` only if the block succeeds."""
     path = Path(path)
     _prepare(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_sibling(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -145,8 +155,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     _prepare(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    tmp, old = temp_sibling(path), temp_sibling(path, "old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
@@ -205,7 +214,7 @@ class ParquetBatchWriter:
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows = 0
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._tmp = temp_sibling(self.path)
         self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
         self._buf: list[dict[str, Any]] = []
 

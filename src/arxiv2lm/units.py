@@ -17,35 +17,63 @@ naming the unit.
 >>> unit = Unit("arXiv_src_2301_001", key, {"part.parquet": dst}, src)  # doctest: +SKIP
 >>> [d.computed for d in run_units([unit], fn, items, open_sink, cache, 4)]  # doctest: +SKIP
 [True]
+
+A stage can also compute only some of its units, by name (`stages/<name>.py --unit NAME`),
+into its work cache and nothing else, so an engine outside this project (Ray, Dask) can fan
+the units of one stage out over machines; `only_named` picks them, `scratch` holds their
+files until the cache has them, and `listing` prints what `--list-units` shows.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
+import os
 import sys
+import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from tqdm import tqdm
 
 from arxiv2lm import pool
+from arxiv2lm.io import HOST
 from arxiv2lm.workcache import WorkCache, unit_key
 
-__all__ = ["Done", "Progress", "Sink", "Unit", "UnitError", "code_digest", "run_units", "unit_key"]
+__all__ = [
+    "Done",
+    "Progress",
+    "Sink",
+    "Unit",
+    "UnitError",
+    "UnknownUnit",
+    "code_digest",
+    "listing",
+    "only_named",
+    "run_units",
+    "scratch",
+    "unit_key",
+]
 PACKAGE = "arxiv2lm"
 # Without a terminal (CI, `dvc repro > log`) progress is a plain line at most this often:
 # a run shorter than it prints none, a day-long one ~1,400 lines, not a redraw per item.
 LOG_EVERY_S = 60.0
+SHOW_NAMES = 5  # unit names an unknown-unit message lists
+T = TypeVar("T")
 
 
 class UnitError(RuntimeError):
     """A unit could not be computed (its worker was lost); the message names it."""
+
+
+class UnknownUnit(UnitError):
+    """A unit asked for by name that the stage does not have; the message lists some it has."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,54 @@ def code_digest(root: str) -> str:
         h.update(name.encode() + b"\0")
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def only_named(items: Sequence[T], names: Sequence[str], only: Collection[str] | None) -> list[T]:
+    """The `items` whose name (`names`, in the same order) is in `only`, in stage order; all
+    of them when `only` is None. Picking before the keys are made means a unit's input is
+    hashed only when that unit is wanted.
+
+    >>> only_named(["a.parquet", "b.parquet"], ["a", "b"], {"b"})
+    ['b.parquet']
+    >>> only_named([1], ["a"], ["c"])
+    Traceback (most recent call last):
+    ...
+    arxiv2lm.units.UnknownUnit: no unit named c; the 1 units are: a
+    """
+    assert len(items) == len(names), (len(items), len(names))
+    if only is None:
+        return list(items)
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        shown = ", ".join(names[:SHOW_NAMES]) + (", ..." if len(names) > SHOW_NAMES else "")
+        have = f"the {len(names)} units are: {shown}" if names else "the stage has no units"
+        raise UnknownUnit(f"no unit named {', '.join(unknown[:SHOW_NAMES])}; {have}")
+    wanted = set(only)
+    return [item for item, name in zip(items, names, strict=True) if name in wanted]
+
+
+@contextlib.contextmanager
+def scratch(cache: WorkCache) -> Iterator[Path]:
+    """A temporary folder inside the cache's (same file system: a unit's files go into the
+    cache as hard links), removed on exit; named as `io.clean_stale_temps` knows temporaries,
+    so one left by a killed process goes at the next full run. Computing named units only
+    makes sense into a cache, so a disabled one is refused."""
+    if cache.root is None:
+        raise ValueError("computing named units needs a work cache (--work-cache)")
+    cache.root.mkdir(parents=True, exist_ok=True)
+    suffix = f".tmp-{os.getpid()}@{HOST}"
+    with tempfile.TemporaryDirectory(suffix, ".units-", cache.root) as tmp:
+        yield Path(tmp)
+
+
+def listing(states: Iterable[tuple[str, bool]]) -> str:
+    """What `--list-units` prints: each unit's name and, after a tab, `cached` (a run reuses
+    it) or `missing` (a run computes it), one unit a line, in stage order.
+
+    >>> listing([("arXiv_src_9901_001", True), ("arXiv_src_2301_001", False)])
+    'arXiv_src_9901_001\\tcached\\narXiv_src_2301_001\\tmissing\\n'
+    """
+    return "".join(f"{name}\t{'cached' if cached else 'missing'}\n" for name, cached in states)
 
 
 _END = object()  # marks the last item of a unit in the parent's bookkeeping

@@ -4,7 +4,9 @@ A unit's key is the md5 of validate's part for that chunk, the extract params (b
 `workers`) and the code this module imports (`units.code_digest`); a new month computes one
 unit and hard-links the others from the work cache. Papers of all units to compute go
 through the unit runner's one supervised pool with the per-paper time limit, and each unit
-is committed to the cache as soon as its last paper is in.
+is committed to the cache as soon as its last paper is in. `compute_units` puts only named
+units into the cache (no output), `list_units` says which the cache has; both build the
+units as `extract_corpus` does (`_units`).
 
 >>> ledger, extra, run = extract_corpus(validate_dir, params, 2, out, cache)  # doctest: +SKIP
 >>> run["units_computed"]                                                   # doctest: +SKIP
@@ -17,7 +19,7 @@ import dataclasses
 import functools
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from arxiv2lm.io import ParquetBatchWriter, iter_parquet
 from arxiv2lm.latex.project import DOCS_SCHEMA, ExtractResult, extract_guarded
 from arxiv2lm.ledger import Drop, Ledger
 from arxiv2lm.params import ExtractParams
-from arxiv2lm.units import Unit, code_digest, run_units, unit_key
+from arxiv2lm.units import Done, Unit, code_digest, only_named, run_units, scratch, unit_key
 from arxiv2lm.workcache import PARTS, WorkCache, part_files
 
 COLUMNS = ["id", "domain", "paths", "contents", "bytes"]
@@ -83,24 +85,32 @@ def _papers(unit: Unit) -> Iterator[tuple[tuple[str, list[str], list[bytes]], tu
         )
 
 
-def extract_corpus(
-    validate_dir: Path, params: ExtractParams, workers: int, out: Path, cache: WorkCache
-) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
-    """Write `<out>/parts/<chunk>.parquet`; return the ledger, corpus facts and run facts."""
+def _units(
+    validate_dir: Path,
+    params: ExtractParams,
+    dst: Path,
+    cache: WorkCache,
+    only: Collection[str] | None = None,
+) -> list[Unit]:
+    """One unit per validate part (named by its chunk, `arXiv_src_2301_001`), writing
+    `dst/<chunk>.parquet`; only the parts named in `only` when given (only those are hashed)."""
     code = code_digest(__name__)
     result_params = dataclasses.replace(params, workers=0)
-    (out / PARTS).mkdir(parents=True)
-    units = [
+    parts = part_files(validate_dir)
+    return [
         Unit(
             src.stem,
             unit_key("extract", cache.digest(src), result_params, code),
-            {PART: out / PARTS / src.name},
+            {PART: dst / src.name},
             src,
         )
-        for src in part_files(validate_dir)
+        for src in only_named(parts, [p.stem for p in parts], only)
     ]
+
+
+def _run(units: list[Unit], params: ExtractParams, workers: int, cache: WorkCache) -> list[Done]:
     fn = functools.partial(extract_guarded, params=params)
-    done = run_units(
+    return run_units(
         units,
         fn,
         _papers,
@@ -110,6 +120,33 @@ def extract_corpus(
         "extract",
         "papers",
     )
+
+
+def list_units(
+    validate_dir: Path, params: ExtractParams, cache: WorkCache
+) -> list[tuple[str, bool]]:
+    """Each unit's name and whether the work cache has it, in chunk order."""
+    return [(u.name, cache.has(u.key)) for u in _units(validate_dir, params, Path(), cache)]
+
+
+def compute_units(
+    validate_dir: Path, params: ExtractParams, workers: int, cache: WorkCache, only: Collection[str]
+) -> dict[str, int]:
+    """Put the units named in `only` into the work cache (those it has are skipped) and
+    write nothing else; an unknown name is an `UnknownUnit`. Returns units computed/reused."""
+    with scratch(cache) as tmp:
+        units = _units(validate_dir, params, tmp, cache, only)
+        todo = [u for u in units if not cache.has(u.key)]
+        _run(todo, params, workers, cache)
+    return {"units_computed": len(todo), "units_reused": len(units) - len(todo)}
+
+
+def extract_corpus(
+    validate_dir: Path, params: ExtractParams, workers: int, out: Path, cache: WorkCache
+) -> tuple[Ledger, dict[str, Any], dict[str, int]]:
+    """Write `<out>/parts/<chunk>.parquet`; return the ledger, corpus facts and run facts."""
+    (out / PARTS).mkdir(parents=True)
+    done = _run(_units(validate_dir, params, out / PARTS, cache), params, workers, cache)
 
     ledger = Ledger("extract")
     rules: Counter[str] = Counter()

@@ -13,6 +13,8 @@ thresholds, exact de-dup and near-dup (a paper is dropped when it matches an ear
 one). It then writes one docs part per chunk, `<out>/parts/<chunk>.parquet`, which is a
 unit too (keyed by the chunk's unit and the rows kept): a new month writes its own part and
 links the others unchanged, so the shard stage re-encodes only the new month.
+`compute_units` puts only named per-chunk units into the cache (no global pass, no part),
+`list_units` says which the cache has; both build the units as `normalize_corpus` does.
 
 >>> ledger, extra, run = normalize_corpus(extract_dir, params, 2, out, cache)  # doctest: +SKIP
 >>> run["units_computed"], run["units_reused"]                              # doctest: +SKIP
@@ -24,7 +26,7 @@ from __future__ import annotations
 import functools
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from arxiv2lm.params import NormalizeParams
 from arxiv2lm.text import nontext
 from arxiv2lm.text.minhash import NearDupIndex, signature
 from arxiv2lm.text.quality import Signals, check, normalize_doc
-from arxiv2lm.units import Done, Unit, code_digest, run_units, unit_key
+from arxiv2lm.units import Done, Unit, code_digest, only_named, run_units, scratch, unit_key
 from arxiv2lm.workcache import PARTS, WorkCache, part_files
 
 DOCS_SCHEMA = pa.schema(
@@ -137,32 +139,42 @@ def _papers(unit: Unit) -> Iterator[tuple[tuple[str, str, str], None]]:
 
 
 def _units(
-    extract_dir: Path, params: NormalizeParams, workers: int, scratch: Path, cache: WorkCache
-) -> tuple[list[Done], str]:
-    """Every part's unit in chunk order (linked into `scratch` or computed), and the code
-    digest the units were keyed with."""
+    extract_dir: Path,
+    params: NormalizeParams,
+    dst: Path,
+    cache: WorkCache,
+    only: Collection[str] | None = None,
+) -> tuple[list[Unit], str]:
+    """One unit per extract part (named by its chunk), writing `dst/<chunk>.parquet`, only
+    the parts named in `only` when given; and the code digest the units are keyed with."""
     code = code_digest(__name__)
     unit_params = {
         "minhash_perm": params.minhash_perm,
         "shingle_words": params.shingle_words,
         "timeout_s": params.timeout_s,
     }
+    parts = part_files(extract_dir)
     units = [
         Unit(
             part.stem,
             unit_key("normalize", cache.digest(part), unit_params, code),
-            {UNIT_FILE: scratch / f"{part.stem}.parquet"},
+            {UNIT_FILE: dst / f"{part.stem}.parquet"},
             part,
         )
-        for part in part_files(extract_dir)
+        for part in only_named(parts, [p.stem for p in parts], only)
     ]
+    return units, code
+
+
+def _run(units: list[Unit], params: NormalizeParams, workers: int, cache: WorkCache) -> list[Done]:
+    """Every unit in order, linked from the cache or computed."""
     fn = functools.partial(
         measure,
         perm=params.minhash_perm,
         shingle_words=params.shingle_words,
         timeout_s=params.timeout_s,
     )
-    done = run_units(
+    return run_units(
         units,
         fn,
         _papers,
@@ -172,7 +184,30 @@ def _units(
         "normalize",
         "papers",
     )
-    return done, code
+
+
+def list_units(
+    extract_dir: Path, params: NormalizeParams, cache: WorkCache
+) -> list[tuple[str, bool]]:
+    """Each per-chunk unit's name and whether the work cache has it, in chunk order."""
+    units, _ = _units(extract_dir, params, Path(), cache)
+    return [(u.name, cache.has(u.key)) for u in units]
+
+
+def compute_units(
+    extract_dir: Path,
+    params: NormalizeParams,
+    workers: int,
+    cache: WorkCache,
+    only: Collection[str],
+) -> dict[str, int]:
+    """Put the per-chunk units named in `only` into the work cache (those it has are
+    skipped); no global pass, no part written. Returns units computed/reused."""
+    with scratch(cache) as tmp:
+        units, _ = _units(extract_dir, params, tmp, cache, only)
+        todo = [u for u in units if not cache.has(u.key)]
+        _run(todo, params, workers, cache)
+    return {"units_computed": len(todo), "units_reused": len(units) - len(todo)}
 
 
 _DECIDE_COLUMNS = ["id", "bytes", "drop", "drop_detail", "digest", "minhash", *_SIGNAL_FIELDS]
@@ -244,8 +279,9 @@ def normalize_corpus(
     decider = _Decider(params)
     (out / PARTS).mkdir(parents=True)
     written = 0
-    with tempfile.TemporaryDirectory(dir=out) as scratch:
-        done, code = _units(extract_dir, params, workers, Path(scratch), cache)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        units, code = _units(extract_dir, params, Path(tmp), cache)
+        done = _run(units, params, workers, cache)
         for d in done:
             unit_file = d.unit.outputs[UNIT_FILE]
             kept = decider.kept_rows(unit_file)

@@ -6,7 +6,9 @@ sha256 and the code this module imports, so with the tokenizer kept (`tokenizer.
 new month encodes only its own papers and every other unit is linked from the work cache.
 Papers of all units to encode go through the unit runner's one supervised pool
 (`arxiv2lm.units`): an OOM-killed worker is a named error, not a hang, and every unit
-finished before it is kept for the rerun.
+finished before it is kept for the rerun. `compute_units` puts only named units into the
+cache (no meta), `list_units` says which the cache has; both build the units as
+`build_shards` does.
 
 >>> model = Path("tokenizer.model")
 >>> meta, run = build_shards(parts, model, out, 0.08, "arxiv2lm", 2, cache)  # doctest: +SKIP
@@ -17,7 +19,8 @@ finished before it is kept for the rerun.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,7 @@ from arxiv2lm.tokens.shards import (
     split_of,
     write_meta,
 )
-from arxiv2lm.units import Unit, code_digest, run_units, unit_key
+from arxiv2lm.units import Done, Unit, code_digest, only_named, run_units, scratch, unit_key
 from arxiv2lm.workcache import WorkCache
 
 COLUMNS = ["id", "domain", "text", "math_fraction", "bytes"]
@@ -83,6 +86,106 @@ def _papers(unit: Unit) -> Iterator[tuple[str, dict[str, Any]]]:
         yield text, row
 
 
+@dataclass(frozen=True)
+class _Model:
+    """What the units need of the tokenizer: its path, vocabulary, EOS and BOS ids, sha256."""
+
+    path: Path
+    vocab: int
+    eos: int
+    bos: int
+    sha: str
+
+
+def _model(model_path: Path) -> _Model:
+    """Load the tokenizer and refuse one the shards cannot hold, before any work."""
+    model_path = Path(model_path)
+    sp = spm.SentencePieceProcessor(model_file=str(model_path))
+    vocab, eos, bos = sp.get_piece_size(), sp.eos_id(), sp.bos_id()
+    if eos < 0:
+        raise ValueError(f"{model_path} has no EOS id; documents could not be separated")
+    dtype_for(vocab)  # refuses a vocabulary too large before any work
+    return _Model(model_path, vocab, eos, bos, file_sha256(model_path))
+
+
+def _units(
+    parts: Sequence[Path],
+    model: _Model,
+    units_dir: Path,
+    val_fraction: float,
+    salt: str,
+    cache: WorkCache,
+    only: Collection[str] | None = None,
+) -> list[Unit]:
+    """One unit per normalize part (named by its chunk, the part's stem), writing its four
+    files under `units_dir`; only the parts named in `only` when given."""
+    names = [Path(p).stem for p in parts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two parts share a chunk name: {sorted(names)[:5]}")
+    key_params = {"val_fraction": val_fraction, "split_salt": salt, "tokenizer": model.sha}
+    code = code_digest(__name__)
+    return [
+        Unit(
+            name,
+            unit_key("shard", cache.digest(Path(part)), key_params, code),
+            {
+                f"{s}.{kind}": units_dir / f"{name}.{s}.{kind}"
+                for s in SPLITS
+                for kind in ("bin", "index.parquet")
+            },
+            Path(part),
+        )
+        for name, part in only_named(list(zip(names, parts, strict=True)), names, only)
+    ]
+
+
+def _run(
+    units: list[Unit],
+    model: _Model,
+    val_fraction: float,
+    salt: str,
+    workers: int,
+    cache: WorkCache,
+) -> list[Done]:
+    return run_units(
+        units,
+        functools.partial(encode_text, model_path=str(model.path.resolve())),
+        _papers,
+        lambda u: _UnitSink(u, model.vocab, model.eos, val_fraction, salt),
+        cache,
+        workers,
+        "shard",
+        "papers",
+    )
+
+
+def list_units(
+    parts: Sequence[Path], model_path: Path, val_fraction: float, salt: str, cache: WorkCache
+) -> list[tuple[str, bool]]:
+    """Each unit's name and whether the work cache has it, in the given (chunk) order."""
+    units = _units(parts, _model(model_path), Path(), val_fraction, salt, cache)
+    return [(u.name, cache.has(u.key)) for u in units]
+
+
+def compute_units(
+    parts: Sequence[Path],
+    model_path: Path,
+    val_fraction: float,
+    salt: str,
+    workers: int,
+    cache: WorkCache,
+    only: Collection[str],
+) -> dict[str, int]:
+    """Put the units named in `only` into the work cache (those it has are skipped); no
+    meta, no ledger. Returns units computed/reused."""
+    model = _model(model_path)
+    with scratch(cache) as tmp:
+        units = _units(parts, model, tmp, val_fraction, salt, cache, only)
+        todo = [u for u in units if not cache.has(u.key)]
+        _run(todo, model, val_fraction, salt, workers, cache)
+    return {"units_computed": len(todo), "units_reused": len(units) - len(todo)}
+
+
 def build_shards(
     parts: Sequence[Path],
     model_path: Path,
@@ -100,51 +203,19 @@ def build_shards(
     Each document is followed by the model's EOS id; a document that encodes to no token
     is dropped as `empty_after_tokenize`.
     """
-    model_path = Path(model_path)
-    sp = spm.SentencePieceProcessor(model_file=str(model_path))
-    vocab, eos, bos = sp.get_piece_size(), sp.eos_id(), sp.bos_id()
-    if eos < 0:
-        raise ValueError(f"{model_path} has no EOS id; documents could not be separated")
-    dtype_for(vocab)  # refuses a vocabulary too large before any work
-    tokenizer_sha = file_sha256(model_path)
-    names = [Path(p).stem for p in parts]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two parts share a chunk name: {sorted(names)[:5]}")
+    model = _model(model_path)
     units_dir = Path(out_dir) / UNITS_DIR
+    units = _units(parts, model, units_dir, val_fraction, salt, cache)
     units_dir.mkdir(parents=True, exist_ok=True)
-    key_params = {"val_fraction": val_fraction, "split_salt": salt, "tokenizer": tokenizer_sha}
-    code = code_digest(__name__)
-    units = [
-        Unit(
-            name,
-            unit_key("shard", cache.digest(Path(part)), key_params, code),
-            {
-                f"{s}.{kind}": units_dir / f"{name}.{s}.{kind}"
-                for s in SPLITS
-                for kind in ("bin", "index.parquet")
-            },
-            Path(part),
-        )
-        for name, part in zip(names, parts, strict=True)
-    ]
-    done = run_units(
-        units,
-        functools.partial(encode_text, model_path=str(model_path.resolve())),
-        _papers,
-        lambda u: _UnitSink(u, vocab, eos, val_fraction, salt),
-        cache,
-        workers,
-        "shard",
-        "papers",
-    )
+    done = _run(units, model, val_fraction, salt, workers, cache)
     for d in done:
         if ledger is not None:
             _account(d.unit, d.result, ledger)
     meta = make_meta(
-        vocab,
-        eos,
-        bos,
-        tokenizer_sha,
+        model.vocab,
+        model.eos,
+        model.bos,
+        model.sha,
         [{"name": d.unit.name, "splits": d.result["splits"]} for d in done],
     )
     write_meta(out_dir, meta)

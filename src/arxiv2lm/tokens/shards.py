@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from arxiv2lm.io import ParquetBatchWriter, write_json
+from arxiv2lm.io import ParquetBatchWriter, temp_sibling, write_json
 
 FORMAT_VERSION = 2  # 2: per-chunk units and their index (1: one file per split)
 SPLITS = ("train", "val")
@@ -108,7 +108,7 @@ class ShardWriter:
         self.eos_id = eos_id
         stem = f"{unit}.{split}" if unit else split
         self.path = Path(out_dir) / f"{stem}.bin"
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self._tmp = temp_sibling(self.path)
         self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
         self._index = ParquetBatchWriter(Path(out_dir) / f"{stem}.index.parquet", INDEX_SCHEMA)
         self.stats = _empty_split()
