@@ -174,6 +174,16 @@ def main() -> None:
         help="change a tokenizer param of the project tokenizer (a variant)",
     )
     ap.add_argument("--only", choices=[n for n, _ in RUNS], help="train one model only")
+    ap.add_argument(
+        "--disjoint",
+        action="store_true",
+        help="tokenizers train on every other training document, the model on the rest",
+    )
+    ap.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="train on the other real papers only, without the bundled sample's text",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     if not (args.papers / "SOURCES.tsv").is_file():
@@ -185,16 +195,19 @@ def main() -> None:
     params = dataclasses.replace(params, vocab_size=args.vocab, **changes)
     papers = list(real_papers(args.papers))
     fold_ids = folds(papers, 4, params.seed)
-    sample = sample_texts(args.normalize)
+    sample = [] if args.no_sample else sample_texts(args.normalize)
     results: dict[str, Any] = {}
     # Two halves (folds 0-1, then 2-3) each held out once: every paper is scored once.
     for half in ([0, 1], [2, 3]):
         held = {i for f in half for i in fold_ids[f]}
         train = sample + [p[2] for i, p in enumerate(papers) if i not in held]
         docs = [(papers[i][1], papers[i][2]) for i in sorted(held)]
+        # Production trains the tokenizer on a small sample (`sample_mb`) of a corpus the
+        # model then reads almost entirely unseen; --disjoint mimics that.
+        tok_train, lm_train = (train[0::2], train[1::2]) if args.disjoint else (train, train)
         print(f"held out folds {half}: {len(docs)} papers; train {sum(map(len, train))} chars")
         with tempfile.TemporaryDirectory() as tmp:
-            train_tokenizer(train, params, Path(tmp))
+            train_tokenizer(tok_train, params, Path(tmp))
             ours = spm.SentencePieceProcessor(model_file=f"{tmp}/tokenizer.model")
         for name, make in RUNS:
             if args.only not in (None, name):
@@ -202,9 +215,9 @@ def main() -> None:
             sp = (
                 ours
                 if make is None
-                else spm.SentencePieceProcessor(model_proto=make(train, params))
+                else spm.SentencePieceProcessor(model_proto=make(tok_train, params))
             )
-            model, info = train_model(sp, train, int(args.train_mb * 2**20), params.seed)
+            model, info = train_model(sp, lm_train, int(args.train_mb * 2**20), params.seed)
             res = results.setdefault(name, {"runs": [], "sums": defaultdict(lambda: [0.0, 0])})
             res["runs"].append(info)
             for key, (bits, nbytes) in bits_and_bytes(model, sp, docs).items():

@@ -1,7 +1,8 @@
 """Score the project tokenizer against plain SentencePiece on held-out real papers.
 
     python bench/tokenizer_study.py [--papers ../shared/realdata/papers] [--normalize
-        data/normalize] [--vocab 4096 16384 32768] [--folds 4] [--variants] [--out FILE]
+        data/normalize] [--vocab 4096 16384 32768] [--folds 4] [--variants]
+        [--set KEY=VALUE] [--no-sample] [--out FILE]
 
 The real dev papers (SOURCES.tsv) go through extract and normalize in-process, as
 bench/fidelity.py runs them. Each paper's domain is the arXiv group of the first category
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import sentencepiece as spm
+import yaml
 
 from arxiv2lm.latex.project import ExtractResult, extract_paper
 from arxiv2lm.params import TokenizerParams, load_params
@@ -178,15 +180,28 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, nargs="+", default=[4096, 16384, 32768])
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--variants", action="store_true", help="also one design choice at a time")
+    ap.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="train on the other real papers only, without the bundled sample's text",
+    )
     ap.add_argument("--out", type=Path, help="write every figure here as JSON")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a tokenizer param of the project tokenizer (a variant)",
+    )
     args = ap.parse_args()
     if not (args.papers / "SOURCES.tsv").is_file():
         print(f"study: skipped, {args.papers}/SOURCES.tsv is absent")
         return
-    base_params = load_params("tokenizer", ROOT / "params.yaml")
+    changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    base_params = dataclasses.replace(load_params("tokenizer", ROOT / "params.yaml"), **changes)
     papers = list(real_papers(args.papers))
     fold_ids = folds(papers, args.folds, base_params.seed)
-    sample = sample_texts(args.normalize)
+    sample = [] if args.no_sample else sample_texts(args.normalize)
     domains = defaultdict(int)
     for _, d, _ in papers:
         domains[d] += 1

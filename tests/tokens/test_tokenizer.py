@@ -24,6 +24,7 @@ from arxiv2lm.tokens.tokenizer import (
     MAX_SENTENCE_CHARS,
     is_heldout,
     plan_sample,
+    prose_cut,
     sentences,
     train_baseline,
     train_tokenizer,
@@ -157,6 +158,33 @@ def test_split_by_script_off_lets_latex_punctuation_join(tmp_path: Path) -> None
         return [p for p in pieces if any(c.isalpha() for c in p) and any(c in "\\{}" for c in p)]
 
     assert latex(joined) and not latex(split)
+
+
+def test_prose_cut_keeps_math_whole_and_every_character() -> None:
+    text = "we see (Fig. 2), $x_{i}^{2}$ and \\[ a, b \\] then\n\nnext-step."
+    parts = list(prose_cut(text))
+    assert "".join(parts) == text
+    assert "$x_{i}^{2}$" in "".join(p for p in parts if "$" in p)  # math is never cut
+    assert r"\[ a, b \]" in "".join(parts[parts.index(next(p for p in parts if "\\[" in p)) :])
+    assert parts[:3] == ["we see (", "Fig", ". 2"] and parts[-3:] == ["-", "step", "."]
+    assert list(prose_cut("")) == [] and list(prose_cut("word")) == ["word"]
+
+
+def test_split_prose_punct_keeps_prose_pieces_apart_from_punctuation(tmp_path: Path) -> None:
+    docs = ["the model, as (see above) the model; " * 20 + "$\\frac{a}{b} + x^{2}$ " * 20] * 30
+    for cut in (True, False):
+        params = make_params(split_prose_punct=cut, vocab_size=300)
+        train_tokenizer(docs, params, tmp_path / str(cut))
+    pieces = {
+        cut: {processor(tmp_path / str(cut)).id_to_piece(i) for i in range(300)}
+        for cut in (True, False)
+    }
+
+    def glued(ps: set[str]) -> set[str]:  # a letter with prose punctuation (math has none)
+        return {p for p in ps if any(c.isalpha() for c in p) and any(c in ",;()" for c in p)}
+
+    assert glued(pieces[False]) and not glued(pieces[True])
+    assert any("{a}" in p or "}{" in p or "^{" in p for p in pieces[True])  # math still joins
 
 
 def test_math_and_prose_are_counted_apart(trained: tuple[Path, dict]) -> None:

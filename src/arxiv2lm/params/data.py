@@ -147,9 +147,18 @@ class TokenizerParams:
     split_by_script: bool = False
     # true keeps pieces within words (the HF export requires it: train/hf_export.py).
     split_by_whitespace: bool = True
+    # SentencePiece's max_sentencepiece_length: the longest piece, in characters. Long
+    # pieces fit the training sample, not the corpus the model then reads (README).
+    max_piece_chars: int = 16
+    # Train on prose cut between words and punctuation (math whole): no `model,` pieces.
+    split_prose_punct: bool = True
     # A trained tokenizer.model to keep instead of training one ("" = train). Pinning it
     # keeps every token id, so a monthly update re-encodes only the new month's papers.
     reuse: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_piece_chars <= 64:
+            raise ParamsError(f"tokenizer: max_piece_chars {self.max_piece_chars} not in [1, 64]")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,11 @@ What beats plain SentencePiece on real papers (bench/tokenizer_study.py, README 
 experiments"): training sentences are paragraphs with their newlines, not lines, so BPE
 learns "\n\n", "}\n" and "\\\n" (a newline as a token of its own cost ~3% more tokens per
 character); no split between Unicode scripts (`split_by_script: false`), so `\frac{`, `}{`, `^{`
-and `_{i}` can be pieces (LaTeX mixes letters and punctuation in every command); and the
-mined commands with the most characters to save (count x (length - 1)) as user symbols.
+and `_{i}` can be pieces (LaTeX mixes letters and punctuation in every command); the
+mined commands with the most characters to save (count x (length - 1)) as user symbols; and
+prose cut apart from its punctuation in the training sentences (`split_prose_punct`,
+`prose_cut`): math keeps its mixed pieces, while the vocabulary holds no `model,` or `(see`,
+which cost the model bits on prose (bench/tokenizer_bpb.py).
 
 SentencePiece has no training seed: the result is fixed by the sample (chosen by a hash of
 the id and `seed`) and `num_threads=1`; `seed` also seeds SentencePiece's own generator.
@@ -40,6 +43,7 @@ from sentencepiece.sentencepiece_model_pb2 import ModelProto
 
 from arxiv2lm.io import atomic_path
 from arxiv2lm.params import TokenizerParams
+from arxiv2lm.text.mathspan import math_spans
 from arxiv2lm.tokens.shards import split_of
 from arxiv2lm.tokens.symbols import count_latex_symbols, top_by_saving, top_symbols
 
@@ -53,6 +57,8 @@ MAX_SENTENCE_CHARS = 4096
 MAX_SENTENCE_BYTES = 4 * MAX_SENTENCE_CHARS
 NORMALIZATION_RULES = {"identity": "identity", "nfkc": "nmt_nfkc"}
 _PARAGRAPH_END = re.compile(r"(?<=\n\n)(?!\n)")  # cut after a run of blank lines
+# Between a word character and punctuation (either order): where prose is cut (`prose_cut`).
+_PROSE_CUT = re.compile(r"(?<=\w)(?=[^\w\s])|(?<=[^\w\s])(?=\w)")
 # tokenizer.vocab is one piece per line: show the whitespace pieces as escapes.
 _VISIBLE = str.maketrans({"\n": "\\n", "\t": "\\t", "\r": "\\r"})
 
@@ -90,6 +96,26 @@ def sentences(text: str) -> Iterator[str]:
         yield buf
 
 
+def prose_cut(text: str) -> Iterator[str]:
+    r"""`text` in consecutive parts, cut between a word character and punctuation outside
+    its math spans (`math_spans`): whitespace stays with the word after it, math is never
+    cut. Training on the parts keeps SentencePiece from learning prose pieces that glue a
+    word to its punctuation (`model,`, `(see`), while math keeps `\frac{` and `^{2}`.
+
+    >>> list(prose_cut(r"we see (Fig. 2) $\frac{a}{b}$."))
+    ['we see (', 'Fig', '. 2', ') $\\frac{a}{b}$.']
+    """
+    cuts, pos = [], 0
+    for a, b in [*math_spans(text), (len(text), len(text))]:
+        cuts += [m.start() for m in _PROSE_CUT.finditer(text, pos, a) if m.start() > pos]
+        pos = b
+    prev = 0
+    for cut in [*cuts, len(text)]:
+        if cut > prev:
+            yield text[prev:cut]
+        prev = cut
+
+
 def bounded(texts: Iterable[str], max_bytes: int) -> list[str]:
     """The first texts up to `max_bytes` UTF-8 bytes (the last one cut to fit)."""
     out, used = [], 0
@@ -111,10 +137,12 @@ def latex_symbols(params: TokenizerParams, mined: list[str]) -> list[str]:
     return []
 
 
-def _train(sample: list[str], num_threads: int, **spec: Any) -> bytes:
-    """Run the SentencePiece trainer on `sample`'s sentences; return the model bytes."""
+def _train(sample: list[str], num_threads: int, cut_prose: bool = False, **spec: Any) -> bytes:
+    """Run the SentencePiece trainer on `sample`'s sentences (of `prose_cut`'s parts when
+    `cut_prose`); return the model bytes."""
     model = io.BytesIO()
-    sents = [s for text in sample for s in sentences(text) if s]
+    parts = (p for text in sample for p in prose_cut(text)) if cut_prose else iter(sample)
+    sents = [s for part in parts for s in sentences(part) if s]
     if not sents:
         raise ValueError("the tokenizer sample has no text to train on")
     try:
@@ -175,12 +203,14 @@ def train_tokenizer(
     model = _train(
         sample,
         num_threads,
+        cut_prose=params.split_prose_punct,
         model_type=params.model_type,
         vocab_size=params.vocab_size,
         user_defined_symbols=user,
         split_digits=params.split_digits,
         split_by_unicode_script=params.split_by_script,
         split_by_whitespace=params.split_by_whitespace,
+        max_sentencepiece_length=params.max_piece_chars,
         required_chars=NEWLINE,
         byte_fallback=params.byte_fallback,
         character_coverage=params.character_coverage,
