@@ -2,6 +2,7 @@
 the steps already trained keep their batches, the steps left also read the new documents."""
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,30 @@ def test_lineage_choices(corpora, tmp_path):
     # ... and the 2-unit split lost a unit the run was trained on
     with pytest.raises(ValueError, match="no longer"):
         data_lineage(p, recipe, meta_old, layout, tmp_path)
+
+
+def test_a_finished_run_is_not_continued(corpora, tmp_path):
+    """No steps are left in a finished run: a split grown after it starts a new run."""
+    p = tiny_params()
+    meta_old = ShardSet.open(corpora["old"][0], "train").meta
+    meta_new = ShardSet.open(corpora["new"][0], "train").meta
+    recipe = resolve_recipe(p, 400, 1)
+    layout = [["w", [1]]]
+    old_hash = ckpt.run_hash(p, recipe, meta_old, layout)
+    run = ckpt.run_dir(tmp_path, old_hash)
+    (run / ckpt.partial_tag(recipe.max_steps)).mkdir(parents=True)
+    base = ckpt.base_hash(p, recipe, meta_old, layout)
+    data = {"base_hash": base, "units": ckpt.train_units(meta_old), "eras": [[0, 2]]}
+    ckpt.finalize(run, recipe.max_steps, old_hash, {"data": data})
+    said: list[str] = []
+    h, eras = data_lineage(p, recipe, meta_new, layout, tmp_path, said.append)
+    assert h == ckpt.run_hash(p, recipe, meta_new, layout) != old_hash and eras == [[0, 3]]
+    assert "finished; a new run trains on all of them" in said[0]
+    # an unfinished one (step 20) is continued, with a new era from step 20
+    (run / ckpt.partial_tag(20)).mkdir()
+    ckpt.finalize(run, 20, old_hash, {"data": data})
+    shutil.rmtree(run / ckpt.tag(recipe.max_steps))
+    assert data_lineage(p, recipe, meta_new, layout, tmp_path, said.append) == (
+        old_hash,
+        [[0, 2], [20, 3]],
+    )

@@ -294,8 +294,9 @@ def data_lineage(
     say: Any = print,
 ) -> tuple[str, list[list[int]]]:
     """(run hash, data eras) of the run on this split. A new corpus starts a new run; one
-    grown by appending units (`grown_data: continue`) continues the run it grew from, with a
-    new era from the step it resumes at (`ckpt.lineage_of`, `ckpt.grown_eras`)."""
+    grown by appending units (`grown_data: continue`) continues the unfinished run it grew
+    from, with a new era from the step it resumes at (`ckpt.lineage_of`, `ckpt.grown_eras`);
+    a finished one has no steps left, so the grown split starts a new run."""
     units = ckpt.train_units(meta)
     run_hash, eras = ckpt.run_hash(params, recipe, meta, layout), [[0, len(units)]]
     own = ckpt.latest_complete(ckpt.run_dir(ckpt_dir, run_hash), run_hash)
@@ -318,12 +319,13 @@ def data_lineage(
             f"{found[2]['run_hash'][:16]} continues at step {step} over all of them (steps "
             "before it keep their batches)"
         )
-    elif len(seen) < len(units):
+    elif len(seen) < len(units):  # the run had finished: nothing left to continue
         say(
             f"pretrain: the train split grew to {len(units)} units after run "
-            f"{found[2]['run_hash'][:16]} ended; raise train_tokens or set resume_from to "
-            "train on them"
+            f"{found[2]['run_hash'][:16]} finished; a new run trains on all of them "
+            f"(resume_from: {found[1]} starts it from that run's weights)"
         )
+        return run_hash, eras
     return found[2]["run_hash"], grown
 
 
