@@ -48,7 +48,7 @@ from arxiv2lm.train.recipe import RECIPES
 from arxiv2lm.train.schedule import lr_at
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tokenizer_study import ROOT, folds, real_papers, sample_texts  # noqa: E402
+from tokenizer_study import ROOT, dev_papers, folds, sample_texts  # noqa: E402
 
 
 def exact_baseline(texts: list[str], params: TokenizerParams) -> bytes:
@@ -193,7 +193,7 @@ def main() -> None:
     changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     params = load_params("tokenizer", ROOT / "params.yaml")
     params = dataclasses.replace(params, vocab_size=args.vocab, **changes)
-    papers = list(real_papers(args.papers))
+    papers = dev_papers(args.papers)
     fold_ids = folds(papers, 4, params.seed)
     sample = [] if args.no_sample else sample_texts(args.normalize)
     results: dict[str, Any] = {}

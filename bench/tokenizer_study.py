@@ -6,10 +6,10 @@
 
 The real dev papers (SOURCES.tsv) go through extract and normalize in-process, as
 bench/fidelity.py runs them. Each paper's domain is the arXiv group of the first category
-in its SOURCES.tsv `field` (`DOMAIN_GROUPS`). The papers are dealt into `--folds` folds,
-stratified by domain in a seeded hash order; each fold is held out once while both
-tokenizers train on the bundled sample's normalized text plus the other folds' papers, so
-every paper is scored exactly once and never by a tokenizer that saw it. Per vocabulary
+in its SOURCES.tsv `field` (`tokens.realpapers.domain_of`). The papers are dealt into
+`--folds` folds, stratified by domain in a seeded hash order; each fold is held out once
+while both tokenizers train on the bundled sample's normalized text plus the other folds'
+papers, so every paper is scored exactly once and never by a tokenizer that saw it. Per vocabulary
 size it prints tokens per char / word / math segment, math and prose tokens per char,
 byte-fallback rate, the share of the 200 most frequent commands that are one token and
 round trips, overall and per domain, for both; `--variants` also scores the design
@@ -20,7 +20,6 @@ Skipped with a message when the papers folder is absent.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -29,27 +28,20 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sentencepiece as spm
 import yaml
 
-from arxiv2lm.latex.project import ExtractResult, extract_paper
 from arxiv2lm.params import TokenizerParams, load_params
-from arxiv2lm.sources.archives import read_folder
-from arxiv2lm.text.nontext import not_text
-from arxiv2lm.text.quality import normalize_doc
 from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.realpapers import RealPaper, load_real_papers
 from arxiv2lm.tokens.symbols import count_latex_symbols, top_symbols
 from arxiv2lm.tokens.tokenizer import N_TOP_COMMANDS, train_baseline, train_tokenizer
 from arxiv2lm.workcache import iter_parts, part_files
 
 ROOT = Path(__file__).resolve().parents[1]
-# arXiv's groups (arxiv.org/category_taxonomy): eess sits with cs, stat with math, and
-# every physics archive (astro-ph, cond-mat, hep-*, quant-ph, physics...) is physics.
-DOMAIN_GROUPS = {"cs": "cs", "eess": "cs", "math": "math", "stat": "math"}
 # One design choice changed from the project's params at a time: what each is worth.
 VARIANTS: dict[str, dict[str, Any]] = {
     "split by script (SentencePiece default)": {"split_by_script": True},
@@ -61,30 +53,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def domain_of(field: str) -> str:
-    """`"hep-ph / physics.data-an (...)"` -> "physics"; `"stat.ML cs.LG"` -> "math"."""
-    first = field.split()[0] if field.split() else ""
-    archive = first.split(".")[0]
-    return DOMAIN_GROUPS.get(archive, "physics" if archive else "unknown")
+def dev_papers(root: Path) -> list[RealPaper]:
+    """The papers of `root` that extract keeps (`tokens.realpapers`, with this checkout's
+    extract params); a dropped one is named on stderr."""
+    papers, drops = load_real_papers(root, load_params("extract", ROOT / "params.yaml"))
+    for d in drops:
+        print(f"study: {d.folder} dropped: {d.reason} {d.detail}", file=sys.stderr)
+    return papers
 
 
-def real_papers(root: Path) -> Iterator[tuple[str, str, str]]:
-    """(folder, domain, normalized text) of each paper in `root`/SOURCES.tsv that extract
-    keeps; a dropped one is named on stderr."""
-    xp = load_params("extract", ROOT / "params.yaml")
-    with (root / "SOURCES.tsv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    for row in rows:
-        paths, contents = read_folder(root / row["folder"])
-        r = extract_paper(paths, contents, xp)
-        drop = r if not isinstance(r, ExtractResult) else not_text(r.text)
-        if drop is not None or not isinstance(r, ExtractResult):
-            print(f"study: {row['folder']} dropped: {drop}", file=sys.stderr)
-            continue
-        yield row["folder"], domain_of(row["field"]), normalize_doc((row["folder"], r.text)).text
-
-
-def folds(papers: list[tuple[str, str, str]], k: int, seed: int) -> list[list[int]]:
+def folds(papers: list[RealPaper], k: int, seed: int) -> list[list[int]]:
     """Indices of `papers` dealt into `k` folds: per domain in a seeded hash order, round
     robin, continuing where the previous domain stopped so fold sizes stay even."""
     by_domain: dict[str, list[int]] = defaultdict(list)
@@ -109,7 +87,7 @@ def sample_texts(normalize_dir: Path) -> list[str]:
 def score(
     params: TokenizerParams,
     sample: list[str],
-    papers: list[tuple[str, str, str]],
+    papers: list[RealPaper],
     fold_ids: list[list[int]],
     baseline: bool,
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
@@ -199,7 +177,7 @@ def main() -> None:
         return
     changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     base_params = dataclasses.replace(load_params("tokenizer", ROOT / "params.yaml"), **changes)
-    papers = list(real_papers(args.papers))
+    papers = dev_papers(args.papers)
     fold_ids = folds(papers, args.folds, base_params.seed)
     sample = [] if args.no_sample else sample_texts(args.normalize)
     domains = defaultdict(int)

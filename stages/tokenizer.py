@@ -8,6 +8,10 @@ sizes, then the chosen texts), writes data/tokenizer/{tokenizer.model, tokenizer
 stats.json} and the small metrics file reports/tokenizer.json. With `tokenizer.reuse:
 <tokenizer.model>` that model is kept (pinned) instead of trained, and scored on this run's
 held-out papers: every token id stays, so the shard stage re-encodes only new papers.
+With `tokenizer.real_papers: <folder>` (relative to the repo root; skipped with a message
+when absent) the model, and the baseline when one is trained, are also scored on those real
+paper sources run through extract and normalize in-process (`tokens.realpapers`): `real` in
+stats.json, `real_*` keys in the metrics file. The folder is not a DVC dependency.
 Params: the `tokenizer:` section of params.yaml, and the `shard:` section's `val_fraction`
 and `split_salt`: the tokenizer trains on the shard stage's train split only and is scored
 on papers of its val split.
@@ -29,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from arxiv2lm.io import atomic_dir, write_csv, write_json
 from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.realpapers import RealDrop, RealPaper, load_real_papers
 from arxiv2lm.tokens.tokenizer import (
+    N_TOP_COMMANDS,
     pin_tokenizer,
     plan_sample,
     train_baseline,
@@ -38,6 +44,40 @@ from arxiv2lm.tokens.tokenizer import (
 from arxiv2lm.workcache import iter_parts, iter_parts_where, part_files
 
 MAX_EVAL_BYTES = 8 * 2**20  # held-out text scored per tokenizer: enough for 4 decimals
+
+
+def read_real(folder: str) -> tuple[list[RealPaper], list[RealDrop]] | None:
+    """The papers of `tokenizer.real_papers` (drops named on stderr), or None when the
+    param is "" or the folder is absent."""
+    if not folder:
+        return None
+    if not Path(folder).is_dir():
+        print(f"tokenizer: real papers: {folder} absent, skipped")
+        return None
+    try:
+        papers, drops = load_real_papers(Path(folder), load_params("extract"))
+    except (ParamsError, ValueError) as err:  # a broken SOURCES.tsv stops the stage
+        sys.exit(f"tokenizer: real papers: {err}")
+    for d in drops:
+        print(f"tokenizer: real paper {d.folder} dropped: {d.reason} {d.detail}", file=sys.stderr)
+    return papers, drops
+
+
+def real_line(real: dict, folder: str) -> str:
+    """The one printed line of real-paper figures, the baseline's in brackets."""
+    ours, base = real["ours"], real["baseline"]
+    head = f"tokenizer: real papers: {len(real['docs'])} from {folder} {real['domains']}"
+    if ours is None:
+        return f"{head}, none left to score ({len(real['drops'])} dropped)"
+
+    def fig(key: str) -> str:
+        return f"{ours[key]}" + (f" (baseline {base[key]})" if base else "")
+
+    return (
+        f"{head}: tokens/char {fig('tokens_per_char')}, tokens/math segment "
+        f"{fig('tokens_per_math_segment')}, byte fallback {fig('byte_fallback_rate')}, "
+        f"round trip {fig('roundtrip_rate')}, {len(real['drops'])} dropped"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     texts = {r["id"]: (r["domain"], r["text"]) for r in rows}
     heldout = [texts[i] for i in held_ids]
     sample = [t for _, t in heldout] if p.reuse else [texts[i][1] for i in train_ids]
+    real_docs = read_real(p.real_papers)
 
     try:
         with atomic_dir(args.out_dir) as out:
@@ -78,20 +119,17 @@ def main(argv: list[str] | None = None) -> None:
                 stats = pin_tokenizer(Path(p.reuse), sample, p, out)
             else:
                 stats = train_tokenizer(sample, p, out)
-            ours = metrics.evaluate(
-                spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model")),
-                heldout,
-                stats["top_commands"],
-            )
+            ours_sp = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
+            ours = metrics.evaluate(ours_sp, heldout, stats["top_commands"])
             # A pinned model was compared with the baseline when it was trained; training
             # one now would cost what pinning saves, so a pinned run scores only the model.
-            base = None
+            base_sp, base = None, None
             if not p.reuse:
-                base = metrics.evaluate(
-                    spm.SentencePieceProcessor(model_proto=train_baseline(sample, p)),
-                    heldout,
-                    stats["top_commands"],
-                )
+                base_sp = spm.SentencePieceProcessor(model_proto=train_baseline(sample, p))
+                base = metrics.evaluate(base_sp, heldout, stats["top_commands"])
+            real = None
+            if real_docs is not None:
+                real = metrics.evaluate_real(ours_sp, base_sp, *real_docs, N_TOP_COMMANDS)
             train_s = stats.pop("train_s")  # timings stay out of outputs: same inputs, same hash
             stats.update(
                 params=dataclasses.asdict(p),
@@ -99,12 +137,13 @@ def main(argv: list[str] | None = None) -> None:
                 heldout_split=plan.heldout_split,
                 heldout=ours,
                 baseline=base,
+                real=real,
             )
             write_json(stats, out / "stats.json")
     except ValueError as err:
         sys.exit(f"tokenizer: {err}")
-    write_json(metrics.report_metrics(ours, base), args.metrics_json)
-    write_csv(metrics.comparison_rows(ours, base), metrics.COMPARE_FIELDS, args.plot_csv)
+    write_json(metrics.report_metrics(ours, base, real), args.metrics_json)
+    write_csv(metrics.comparison_rows(ours, base, real), metrics.COMPARE_FIELDS, args.plot_csv)
     how = f"pinned {p.reuse}" if p.reuse else f"trained in {train_s:.1f}s"
     print(
         f"tokenizer: {stats['model_type']} vocab {stats['vocab_size']} on "
@@ -114,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         + (f"(baseline {base['tokens_per_char']}), " if base else "")
         + f"round trip {ours['roundtrip_rate']}"
     )
+    if real is not None:
+        print(real_line(real, p.real_papers))
 
 
 if __name__ == "__main__":

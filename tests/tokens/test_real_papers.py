@@ -4,18 +4,15 @@ and must decode every held-out paper back exactly (skipped when the papers are a
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from pathlib import Path
 
 import pytest
 import sentencepiece as spm
 
-from arxiv2lm.latex.project import ExtractResult, extract_paper
 from arxiv2lm.params import load_params
-from arxiv2lm.sources.archives import read_folder
-from arxiv2lm.text.quality import normalize_doc
 from arxiv2lm.tokens import metrics
+from arxiv2lm.tokens.realpapers import load_real_papers
 from arxiv2lm.tokens.tokenizer import train_baseline, train_tokenizer
 
 from .conftest import make_params
@@ -28,15 +25,11 @@ VOCAB = 4096
 
 def _halves() -> tuple[list[str], list[str]]:
     """Normalized texts of the real papers, split in two by a hash of the folder name."""
-    xp = load_params("extract", ROOT / "params.yaml")
-    with (PAPERS / "SOURCES.tsv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
+    papers, drops = load_real_papers(PAPERS, load_params("extract", ROOT / "params.yaml"))
+    assert not drops, drops
     halves: tuple[list[str], list[str]] = ([], [])
-    for row in rows:
-        r = extract_paper(*read_folder(PAPERS / row["folder"]), xp)
-        assert isinstance(r, ExtractResult), (row["folder"], r)
-        text = normalize_doc((row["folder"], r.text)).text
-        halves[hashlib.sha1(row["folder"].encode()).digest()[0] % 2].append(text)
+    for paper in papers:
+        halves[hashlib.sha1(paper.folder.encode()).digest()[0] % 2].append(paper.text)
     return halves
 
 

@@ -155,6 +155,10 @@ class TokenizerParams:
     # A trained tokenizer.model to keep instead of training one ("" = train). Pinning it
     # keeps every token id, so a monthly update re-encodes only the new month's papers.
     reuse: str = ""
+    # Optional folder of real paper sources (sub-folders, SOURCES.tsv) also scored by the
+    # stage, relative to the repo root; absent: skipped with a message, "" = off. Not a DVC
+    # dependency: after changing its files, `dvc repro -f tokenizer`.
+    real_papers: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_piece_chars <= 64:

@@ -17,6 +17,7 @@ from typing import Any
 import sentencepiece as spm
 
 from arxiv2lm.text.mathspan import math_spans
+from arxiv2lm.tokens.symbols import count_latex_symbols, top_symbols
 
 # The per-domain figures (and those of "all"): every one a ratio of two counts.
 FIGURES = {
@@ -111,29 +112,87 @@ REPORT_KEYS = (
 )
 
 
-def report_metrics(ours: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
-    """Flat `{key: value, "baseline_<key>": value}` for reports/tokenizer.json."""
+def evaluate_real(
+    ours: spm.SentencePieceProcessor,
+    baseline: spm.SentencePieceProcessor | None,
+    papers: list[tuple[str, str, str]],
+    drops: list[tuple[str, str, str]],
+    n_commands: int,
+) -> dict[str, Any]:
+    """`evaluate` of both tokenizers on real papers, (folder, domain, text) triples, whose
+    own `n_commands` most frequent commands are checked; `drops` are (folder, reason,
+    detail) of the papers not scored. `ours` is None when no paper is left."""
+    docs = [(domain, text) for _, domain, text in papers]
+    commands = top_symbols(count_latex_symbols(t for _, t in docs), n_commands)
+    scored = {"ours": None, "baseline": None}
+    if docs:
+        scored["ours"] = evaluate(ours, docs, commands)
+        if baseline is not None:
+            scored["baseline"] = evaluate(baseline, docs, commands)
+    domains: dict[str, int] = defaultdict(int)
+    for _, domain, _ in papers:
+        domains[domain] += 1
+    return {
+        **scored,
+        "docs": [folder for folder, _, _ in papers],
+        "domains": dict(sorted(domains.items())),
+        "drops": [{"folder": f, "reason": r, "detail": d} for f, r, d in drops],
+    }
+
+
+def report_metrics(
+    ours: dict[str, Any], baseline: dict[str, Any] | None, real: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Flat `{key: value, "baseline_<key>": value}` for reports/tokenizer.json, and the
+    same with a `real_` prefix for the real papers (`evaluate_real`) when any was scored.
+
+    >>> a = dict.fromkeys(REPORT_KEYS, 0.5) | {"docs": 3}
+    >>> r = report_metrics(a, None, {"ours": a, "baseline": a})
+    >>> r["real_docs"], r["real_tokens_per_char"], r["real_baseline_tokens_per_char"]
+    (3, 0.5, 0.5)
+    """
     out: dict[str, Any] = {"heldout_docs": ours["docs"]}
-    out.update({k: ours[k] for k in REPORT_KEYS})
-    if baseline is not None:
-        out.update({f"baseline_{k}": baseline[k] for k in REPORT_KEYS})
+    out.update(_flat(ours, baseline, ""))
+    if real is not None and real["ours"] is not None:
+        out["real_docs"] = real["ours"]["docs"]
+        out.update(_flat(real["ours"], real["baseline"], "real_"))
     return out
 
 
-COMPARE_FIELDS = ["series", "tokens_per_char", "tokens_per_word"]
+def _flat(ours: dict[str, Any], baseline: dict[str, Any] | None, prefix: str) -> dict[str, Any]:
+    out = {f"{prefix}{k}": ours[k] for k in REPORT_KEYS}
+    if baseline is not None:
+        out.update({f"{prefix}baseline_{k}": baseline[k] for k in REPORT_KEYS})
+    return out
 
 
-def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any] | None) -> list[dict[str, Any]]:
+# `set`: "sample" (the held-out papers of the corpus) or "real" (the real papers folder).
+COMPARE_FIELDS = ["set", "series", "tokens_per_char", "tokens_per_word"]
+
+
+def comparison_rows(
+    ours: dict[str, Any], baseline: dict[str, Any] | None, real: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Plot rows, overall and per domain, ours beside the baseline ("math · baseline"),
-    or ours alone when there is no baseline (a pinned tokenizer).
+    or ours alone when there is no baseline (a pinned tokenizer); then the same for the
+    real papers (`evaluate_real`), their series prefixed "real · ".
 
     >>> a = {"tokens_per_char": 0.25, "tokens_per_word": 1.7, "domains": {}}
-    >>> [r["series"] for r in comparison_rows(a, a)]
-    ['all · project', 'all · baseline']
+    >>> [r["series"] for r in comparison_rows(a, a, {"ours": a, "baseline": None})]
+    ['all · project', 'all · baseline', 'real · all · project']
     """
+    rows = _rows("sample", "", ours, baseline)
+    if real is not None and real["ours"] is not None:
+        rows += _rows("real", "real · ", real["ours"], real["baseline"])
+    return rows
+
+
+def _rows(
+    name: str, prefix: str, ours: dict[str, Any], baseline: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     rows = []
     for domain in ["all", *sorted(ours["domains"])]:
-        for name, res in (("project", ours), ("baseline", baseline)):
+        for tokenizer, res in (("project", ours), ("baseline", baseline)):
             if res is None:
                 continue
             src = res if domain == "all" else res["domains"].get(domain)
@@ -141,7 +200,8 @@ def comparison_rows(ours: dict[str, Any], baseline: dict[str, Any] | None) -> li
                 continue
             rows.append(
                 {
-                    "series": f"{domain} · {name}",
+                    "set": name,
+                    "series": f"{prefix}{domain} · {tokenizer}",
                     "tokens_per_char": src["tokens_per_char"],
                     "tokens_per_word": src["tokens_per_word"],
                 }
