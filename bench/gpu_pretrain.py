@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rank=rank,
         world=world,
         state={"tokens": 0, "loss_spikes": 0, "recent": []},
-        samplers={0: sampler},
+        samplers={(0, 0): sampler},  # (phase, data era)
     )
     step_s, losses = [], []
     engine.train()

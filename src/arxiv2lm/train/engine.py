@@ -175,14 +175,14 @@ class Run:
     samplers: dict[tuple[int, int], WindowSampler] = field(default_factory=dict)
 
     def era_at(self, step: int) -> int:
-        return max(i for i, (first, _) in enumerate(self.eras) if first <= step)
+        return max((i for i, (first, _) in enumerate(self.eras) if first <= step), default=0)
 
     def sampler(self, phase: int, era: int | None = None) -> WindowSampler:
         """The phase's epoch sampler over this rank's rows in a data era (default: the
         latest), built once. Era 0 is the sampler the run started with; a later era reads
         the grown split from its first step on, in orders of its own (seed mixed with the
         era), so a grown corpus changes no batch of the steps before it."""
-        era = len(self.eras) - 1 if era is None else era
+        era = max(len(self.eras) - 1, 0) if era is None else era
         if (phase, era) not in self.samplers:
             p, start = self.recipe.phases[phase], [0, *self.recipe.boundaries][phase]
             first, units = self.eras[era]
