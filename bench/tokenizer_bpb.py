@@ -19,7 +19,6 @@ param of the project tokenizer (a variant). CPU, one thread: a few minutes per m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import json
 import os
@@ -33,9 +32,8 @@ from typing import Any
 import numpy as np
 import sentencepiece as spm
 import torch
-import yaml
 
-from arxiv2lm.params import ModelOverrides, TokenizerParams, load_params
+from arxiv2lm.params import ModelOverrides, TokenizerParams
 from arxiv2lm.text.mathspan import math_spans
 from arxiv2lm.tokens.tokenizer import (
     MAX_SENTENCE_BYTES,
@@ -48,7 +46,13 @@ from arxiv2lm.train.recipe import RECIPES
 from arxiv2lm.train.schedule import lr_at
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tokenizer_study import ROOT, dev_papers, folds, sample_texts  # noqa: E402
+from tokenizer_study import (  # noqa: E402
+    add_common_args,
+    dev_papers,
+    folds,
+    project_params,
+    training_sample,
+)
 
 
 def exact_baseline(texts: list[str], params: TokenizerParams) -> bytes:
@@ -162,27 +166,14 @@ def bits_and_bytes(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--papers", type=Path, default=ROOT.parent / "shared/realdata/papers")
-    ap.add_argument("--normalize", type=Path, default=ROOT / "data/normalize")
+    add_common_args(ap)
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--train-mb", type=float, default=2.0)
-    ap.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a tokenizer param of the project tokenizer (a variant)",
-    )
     ap.add_argument("--only", choices=[n for n, _ in RUNS], help="train one model only")
     ap.add_argument(
         "--disjoint",
         action="store_true",
         help="tokenizers train on every other training document, the model on the rest",
-    )
-    ap.add_argument(
-        "--no-sample",
-        action="store_true",
-        help="train on the other real papers only, without the bundled sample's text",
     )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -190,12 +181,10 @@ def main() -> None:
         print(f"bpb: skipped, {args.papers}/SOURCES.tsv is absent")
         return
     torch.set_num_threads(1)
-    changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    params = load_params("tokenizer", ROOT / "params.yaml")
-    params = dataclasses.replace(params, vocab_size=args.vocab, **changes)
+    params = project_params(args, vocab_size=args.vocab)
     papers = dev_papers(args.papers)
     fold_ids = folds(papers, 4, params.seed)
-    sample = [] if args.no_sample else sample_texts(args.normalize)
+    sample = training_sample(args)
     results: dict[str, Any] = {}
     # Two halves (folds 0-1, then 2-3) each held out once: every paper is scored once.
     for half in ([0, 1], [2, 3]):

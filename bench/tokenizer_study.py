@@ -151,19 +151,10 @@ def print_table(vocab: int, ours: dict[str, Any], base: dict[str, Any] | None) -
     print(f"{'':>6} top-{N_TOP_COMMANDS} commands that are one token: " + ", ".join(share))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """The arguments both tokenizer benches take (this one and tokenizer_bpb.py)."""
     ap.add_argument("--papers", type=Path, default=ROOT.parent / "shared/realdata/papers")
     ap.add_argument("--normalize", type=Path, default=ROOT / "data/normalize")
-    ap.add_argument("--vocab", type=int, nargs="+", default=[4096, 16384, 32768])
-    ap.add_argument("--folds", type=int, default=4)
-    ap.add_argument("--variants", action="store_true", help="also one design choice at a time")
-    ap.add_argument(
-        "--no-sample",
-        action="store_true",
-        help="train on the other real papers only, without the bundled sample's text",
-    )
-    ap.add_argument("--out", type=Path, help="write every figure here as JSON")
     ap.add_argument(
         "--set",
         action="append",
@@ -171,15 +162,39 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="change a tokenizer param of the project tokenizer (a variant)",
     )
+    ap.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="train on the other real papers only, without the bundled sample's text",
+    )
+
+
+def project_params(args: argparse.Namespace, **fixed: Any) -> TokenizerParams:
+    """params.yaml's tokenizer section with `fixed` and the `--set` changes applied."""
+    changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    return dataclasses.replace(load_params("tokenizer", ROOT / "params.yaml"), **fixed, **changes)
+
+
+def training_sample(args: argparse.Namespace) -> list[str]:
+    """The bundled sample's normalized texts, or none with `--no-sample`."""
+    return [] if args.no_sample else sample_texts(args.normalize)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(ap)
+    ap.add_argument("--vocab", type=int, nargs="+", default=[4096, 16384, 32768])
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--variants", action="store_true", help="also one design choice at a time")
+    ap.add_argument("--out", type=Path, help="write every figure here as JSON")
     args = ap.parse_args()
     if not (args.papers / "SOURCES.tsv").is_file():
         print(f"study: skipped, {args.papers}/SOURCES.tsv is absent")
         return
-    changes = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
-    base_params = dataclasses.replace(load_params("tokenizer", ROOT / "params.yaml"), **changes)
+    base_params = project_params(args)
     papers = dev_papers(args.papers)
     fold_ids = folds(papers, args.folds, base_params.seed)
-    sample = [] if args.no_sample else sample_texts(args.normalize)
+    sample = training_sample(args)
     domains = defaultdict(int)
     for _, d, _ in papers:
         domains[d] += 1

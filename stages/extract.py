@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.latex.corpus import compute_units, extract_corpus, list_units
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
-from arxiv2lm.units import UnitError, listing
+from arxiv2lm.units import UnitError, listing, parse_unit_args
 from arxiv2lm.workcache import WorkCache
 
 
@@ -37,13 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("in_dir", type=Path, help="validate output folder (parts/*.parquet)")
     ap.add_argument("out_dir", type=Path, help="extract output folder")
-    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
-    named = ap.add_mutually_exclusive_group()
-    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
-    named.add_argument("--list-units", action="store_true", help="print the units and states")
-    args = ap.parse_args(argv)
-    if (args.unit or args.list_units) and not args.work_cache:
-        sys.exit("extract: --unit and --list-units need --work-cache")
+    args = parse_unit_args("extract", ap, argv)
     if not (args.in_dir / "stats.json").exists():
         sys.exit(f"extract: {args.in_dir} has no validate output (run validate first)")
     try:

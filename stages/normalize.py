@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from arxiv2lm.io import atomic_dir
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.text.corpus import compute_units, list_units, normalize_corpus
-from arxiv2lm.units import UnitError, listing
+from arxiv2lm.units import UnitError, listing, parse_unit_args
 from arxiv2lm.workcache import WorkCache
 
 
@@ -39,13 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("in_dir", type=Path, help="extract output folder (parts/*.parquet)")
     ap.add_argument("out_dir", type=Path, help="normalize output folder")
-    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
-    named = ap.add_mutually_exclusive_group()
-    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
-    named.add_argument("--list-units", action="store_true", help="print the units and states")
-    args = ap.parse_args(argv)
-    if (args.unit or args.list_units) and not args.work_cache:
-        sys.exit("normalize: --unit and --list-units need --work-cache")
+    args = parse_unit_args("normalize", ap, argv)
     if not (args.in_dir / "parts").is_dir():
         sys.exit(f"normalize: {args.in_dir}/parts does not exist (run the extract stage first)")
     try:

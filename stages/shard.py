@@ -31,7 +31,7 @@ from arxiv2lm.io import atomic_dir
 from arxiv2lm.ledger import Ledger
 from arxiv2lm.params import ParamsError, load_params, resolve_workers
 from arxiv2lm.tokens.encode import build_shards, compute_units, list_units
-from arxiv2lm.units import UnitError, listing
+from arxiv2lm.units import UnitError, listing, parse_unit_args
 from arxiv2lm.workcache import WorkCache, part_files
 
 
@@ -40,13 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("normalize_dir", type=Path)
     ap.add_argument("tokenizer_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
-    named = ap.add_mutually_exclusive_group()
-    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
-    named.add_argument("--list-units", action="store_true", help="print the units and states")
-    args = ap.parse_args(argv)
-    if (args.unit or args.list_units) and not args.work_cache:
-        sys.exit("shard: --unit and --list-units need --work-cache")
+    args = parse_unit_args("shard", ap, argv)
     try:
         p = load_params("shard")
     except ParamsError as err:

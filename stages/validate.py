@@ -32,7 +32,7 @@ from arxiv2lm.params import ParamsError, load_params
 from arxiv2lm.sources.chunks import ChunkError
 from arxiv2lm.sources.manifest import MANIFEST
 from arxiv2lm.sources.validate import compute_units, list_units, validate_corpus
-from arxiv2lm.units import UnitError, listing
+from arxiv2lm.units import UnitError, listing, parse_unit_args
 from arxiv2lm.workcache import WorkCache
 
 
@@ -41,13 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("ingest_dir", type=Path)
     ap.add_argument("filter_dir", type=Path)
     ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
-    named = ap.add_mutually_exclusive_group()
-    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
-    named.add_argument("--list-units", action="store_true", help="print the units and states")
-    args = ap.parse_args(argv)
-    if (args.unit or args.list_units) and not args.work_cache:
-        sys.exit("validate: --unit and --list-units need --work-cache")
+    args = parse_unit_args("validate", ap, argv)
     try:
         params = load_params("validate")
     except ParamsError as err:

@@ -26,6 +26,7 @@ files until the cache has them, and `listing` prints what `--list-units` shows.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
 import hashlib
@@ -207,6 +208,19 @@ def scratch(cache: WorkCache) -> Iterator[Path]:
     suffix = f".tmp-{os.getpid()}@{HOST}"
     with tempfile.TemporaryDirectory(suffix, ".units-", cache.root) as tmp:
         yield Path(tmp)
+
+
+def parse_unit_args(stage: str, ap: argparse.ArgumentParser, argv: list[str] | None) -> Any:
+    """Parse a unit stage's command line with the flags every unit stage shares:
+    `--work-cache DIR`, and `--unit NAME` (repeatable) or `--list-units`, which need it."""
+    ap.add_argument("--work-cache", default="", help="store of finished per-chunk units")
+    named = ap.add_mutually_exclusive_group()
+    named.add_argument("--unit", action="append", metavar="NAME", help="compute only this unit")
+    named.add_argument("--list-units", action="store_true", help="print the units and states")
+    args = ap.parse_args(argv)
+    if (args.unit or args.list_units) and not args.work_cache:
+        sys.exit(f"{stage}: --unit and --list-units need --work-cache")
+    return args
 
 
 def listing(states: Iterable[tuple[str, bool]]) -> str:

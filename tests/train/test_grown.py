@@ -10,8 +10,9 @@ import pytest
 
 from arxiv2lm.tokens.loader import ShardError, ShardSet
 from arxiv2lm.train import checkpoint as ckpt
-from arxiv2lm.train.engine import Run, data_lineage, train
+from arxiv2lm.train.engine import Run, train
 from arxiv2lm.train.export import load_export
+from arxiv2lm.train.lineage import base_hash, data_lineage, train_units
 from arxiv2lm.train.recipe import resolve_recipe
 
 from .conftest import build_shards, tiny_params
@@ -86,53 +87,56 @@ def test_a_run_continues_on_its_grown_split(corpora, tmp_path):
     assert again["resumed_from"] == 40 and again["run_dir"] == first["run_dir"]
 
 
-def test_lineage_choices(corpora, tmp_path):
-    """new_run ignores the grown-from run; a split that lost units is a clear error."""
+LAYOUT = [["w", [1]]]  # lineage only hashes the layout: no model is built
+
+
+@pytest.fixture
+def lineage(corpora, tmp_path):
+    """Params, recipe, both splits' metas and a way to seal a checkpoint of the old run."""
     p = tiny_params()
-    meta_old = ShardSet.open(corpora["old"][0], "train").meta
-    meta_new = ShardSet.open(corpora["new"][0], "train").meta
+    meta = {k: ShardSet.open(corpora[k][0], "train").meta for k in ("old", "new")}
     recipe = resolve_recipe(p, 400, 1)
-    layout = [["w", [1]]]
-    base = ckpt.base_hash(p, recipe, meta_old, layout)
-    old_hash = ckpt.run_hash(p, recipe, meta_old, layout)
-    assert base == ckpt.base_hash(p, recipe, meta_new, layout)
-    run = ckpt.run_dir(tmp_path, old_hash)
-    (run / ckpt.partial_tag(20)).mkdir(parents=True)
-    data = {"base_hash": base, "units": ckpt.train_units(meta_new), "eras": [[0, 3]]}
-    ckpt.finalize(run, 20, old_hash, {"data": data})
+    old_hash = ckpt.run_hash(p, recipe, meta["old"], LAYOUT)
+    base = base_hash(p, recipe, meta["old"], LAYOUT)
+
+    def seal(step: int, units_meta: dict, eras: list[list[int]]) -> Path:
+        """A complete checkpoint of the old run at `step`, recording `units_meta`'s units."""
+        run = ckpt.run_dir(tmp_path, old_hash)
+        (run / ckpt.partial_tag(step)).mkdir(parents=True, exist_ok=True)
+        data = {"base_hash": base, "units": train_units(units_meta), "eras": eras}
+        return ckpt.finalize(run, step, old_hash, {"data": data})
+
+    return p, recipe, meta, old_hash, base, seal
+
+
+def test_lineage_choices(lineage, tmp_path):
+    """new_run ignores the grown-from run; a split that lost units is a clear error."""
+    p, recipe, meta, old_hash, base, seal = lineage
+    assert base == base_hash(p, recipe, meta["new"], LAYOUT)
+    seal(20, meta["new"], [[0, 3]])
     # the checkpoint holds 3 units: on the 3-unit split the run continues ...
-    assert data_lineage(p, recipe, meta_new, layout, tmp_path) == (old_hash, [[0, 3]])
+    assert data_lineage(p, recipe, meta["new"], LAYOUT, tmp_path) == (old_hash, [[0, 3]])
     # ... with grown_data: new_run a grown split is a new run
     new_run = dataclasses.replace(p, grown_data="new_run")
-    h, eras = data_lineage(new_run, recipe, meta_new, layout, tmp_path)
-    assert h == ckpt.run_hash(p, recipe, meta_new, layout) != old_hash and eras == [[0, 3]]
+    h, eras = data_lineage(new_run, recipe, meta["new"], LAYOUT, tmp_path)
+    assert h == ckpt.run_hash(p, recipe, meta["new"], LAYOUT) != old_hash and eras == [[0, 3]]
     # ... and the 2-unit split lost a unit the run was trained on
     with pytest.raises(ValueError, match="no longer"):
-        data_lineage(p, recipe, meta_old, layout, tmp_path)
+        data_lineage(p, recipe, meta["old"], LAYOUT, tmp_path)
 
 
-def test_a_finished_run_is_not_continued(corpora, tmp_path):
+def test_a_finished_run_is_not_continued(lineage, tmp_path):
     """No steps are left in a finished run: a split grown after it starts a new run."""
-    p = tiny_params()
-    meta_old = ShardSet.open(corpora["old"][0], "train").meta
-    meta_new = ShardSet.open(corpora["new"][0], "train").meta
-    recipe = resolve_recipe(p, 400, 1)
-    layout = [["w", [1]]]
-    old_hash = ckpt.run_hash(p, recipe, meta_old, layout)
-    run = ckpt.run_dir(tmp_path, old_hash)
-    (run / ckpt.partial_tag(recipe.max_steps)).mkdir(parents=True)
-    base = ckpt.base_hash(p, recipe, meta_old, layout)
-    data = {"base_hash": base, "units": ckpt.train_units(meta_old), "eras": [[0, 2]]}
-    ckpt.finalize(run, recipe.max_steps, old_hash, {"data": data})
+    p, recipe, meta, old_hash, _, seal = lineage
+    last = seal(recipe.max_steps, meta["old"], [[0, 2]])
     said: list[str] = []
-    h, eras = data_lineage(p, recipe, meta_new, layout, tmp_path, said.append)
-    assert h == ckpt.run_hash(p, recipe, meta_new, layout) != old_hash and eras == [[0, 3]]
+    h, eras = data_lineage(p, recipe, meta["new"], LAYOUT, tmp_path, said.append)
+    assert h == ckpt.run_hash(p, recipe, meta["new"], LAYOUT) != old_hash and eras == [[0, 3]]
     assert "finished; a new run trains on all of them" in said[0]
     # an unfinished one (step 20) is continued, with a new era from step 20
-    (run / ckpt.partial_tag(20)).mkdir()
-    ckpt.finalize(run, 20, old_hash, {"data": data})
-    shutil.rmtree(run / ckpt.tag(recipe.max_steps))
-    assert data_lineage(p, recipe, meta_new, layout, tmp_path, said.append) == (
+    seal(20, meta["old"], [[0, 2]])
+    shutil.rmtree(last)
+    assert data_lineage(p, recipe, meta["new"], LAYOUT, tmp_path, said.append) == (
         old_hash,
         [[0, 2], [20, 3]],
     )

@@ -45,18 +45,16 @@ from arxiv2lm.train.dsconfig import (
     param_groups,
 )
 from arxiv2lm.train.export import save_export
+from arxiv2lm.train.lineage import base_hash, data_lineage, data_record
 from arxiv2lm.train.model import GPT
 from arxiv2lm.train.monitor import (
-    TIMING_FILE,
-    TIMING_METRICS,
+    MetricsSink,
     Throughput,
-    TimingLog,
     attention_backend,
     configure_threads,
     eval_loss,
     peak_flops,
     track_spikes,
-    truncate_history,
 )
 from arxiv2lm.train.progress import announce_phase, log_step
 from arxiv2lm.train.recipe import Recipe, resolve_recipe
@@ -106,52 +104,6 @@ def _init_distributed(on_gpu: bool) -> Any:
     return deepspeed
 
 
-class MetricsSink:
-    """DVCLive on rank 0, nothing elsewhere; a resumed run's history ends at its step.
-    Timings (`monitor.TIMING_METRICS`) go to `<live>/timing.tsv`, not to DVCLive."""
-
-    def __init__(self, live_dir: Path, enabled: bool, resume_step: int | None) -> None:
-        self.live = None
-        if not enabled:
-            return
-        live_dir.mkdir(parents=True, exist_ok=True)
-        self.timing = TimingLog(live_dir / TIMING_FILE, resume_step)
-        from dvclive import Live
-        from scmrepo.exceptions import SCMError
-
-        if resume_step is not None:
-            truncate_history(live_dir, resume_step)
-        try:
-            self.live = Live(
-                str(live_dir),
-                resume=resume_step is not None,
-                dvcyaml=False,
-                save_dvc_exp=False,
-                report=None,
-            )
-        except SCMError as err:  # DVCLive 3.49 reads HEAD before checking for commits
-            raise ValueError(
-                f"DVCLive cannot log in this git repository ({err}): commit once first"
-            ) from err
-
-    def log(self, step: int, metrics: dict[str, float], summary: bool = True) -> None:
-        if self.live is None:
-            return
-        self.live.step = step
-        timings = {k: metrics[k] for k in TIMING_METRICS if k in metrics}
-        if timings:
-            self.timing.log(step, timings)
-        for k, v in metrics.items():
-            if k not in timings:
-                self.live.log_metric(k, v)
-        if summary:
-            self.live.make_summary()
-
-    def end(self) -> None:
-        if self.live is not None:
-            self.live.end()
-
-
 @dataclass
 class Run:
     """Everything the loop's pieces share."""
@@ -171,7 +123,7 @@ class Run:
     # [[first step, train units]]: a run whose corpus grew by appending units (a new month)
     # draws each era's steps from the split as it was then, so old steps keep their batches.
     eras: list[list[int]] = field(default_factory=list)
-    base_hash: str = ""  # the run hash without the data's size (ckpt.base_hash)
+    base_hash: str = ""  # the run hash without the data's size (lineage.base_hash)
     samplers: dict[tuple[int, int], WindowSampler] = field(default_factory=dict)
 
     def era_at(self, step: int) -> int:
@@ -279,56 +231,6 @@ def maybe_checkpoint(run: Run, done: int, last: bool) -> None:
     run.dist.barrier()
 
 
-def data_record(run: Run) -> dict[str, Any]:
-    """What a checkpoint records of the data: the base hash, the train units, the eras."""
-    units = ckpt.train_units(run.train_set.meta)
-    return {"base_hash": run.base_hash, "units": units, "eras": run.eras}
-
-
-def data_lineage(
-    params: PretrainParams,
-    recipe: Recipe,
-    meta: dict[str, Any],
-    layout: Any,
-    ckpt_dir: Path,
-    say: Any = print,
-) -> tuple[str, list[list[int]]]:
-    """(run hash, data eras) of the run on this split. A new corpus starts a new run; one
-    grown by appending units (`grown_data: continue`) continues the unfinished run it grew
-    from, with a new era from the step it resumes at (`ckpt.lineage_of`, `ckpt.grown_eras`);
-    a finished one has no steps left, so the grown split starts a new run."""
-    units = ckpt.train_units(meta)
-    run_hash, eras = ckpt.run_hash(params, recipe, meta, layout), [[0, len(units)]]
-    own = ckpt.latest_complete(ckpt.run_dir(ckpt_dir, run_hash), run_hash)
-    found = own
-    if own is None and params.grown_data == "continue":
-        found = ckpt.lineage_of(ckpt_dir, ckpt.base_hash(params, recipe, meta, layout), units)
-    data = (found[2].get("data") or {}) if found else {}
-    if found is None or "eras" not in data:
-        return run_hash, eras  # a new run, or a checkpoint older than data eras
-    seen = data["units"]
-    if seen != units[: len(seen)]:
-        raise ValueError(
-            f"{found[1]} was trained on {len(seen)} train units that data/shard no longer "
-            "starts with (units removed or changed): delete that run folder or restore the data"
-        )
-    step, grown = found[0], ckpt.grown_eras(data["eras"], found[0], len(units), recipe.max_steps)
-    if len(grown) > len(data["eras"]):
-        say(
-            f"pretrain: the train split grew from {len(seen)} to {len(units)} units; run "
-            f"{found[2]['run_hash'][:16]} continues at step {step} over all of them (steps "
-            "before it keep their batches)"
-        )
-    elif len(seen) < len(units):  # the run had finished: nothing left to continue
-        say(
-            f"pretrain: the train split grew to {len(units)} units after run "
-            f"{found[2]['run_hash'][:16]} finished; a new run trains on all of them "
-            f"(resume_from: {found[1]} starts it from that run's weights)"
-        )
-        return run_hash, eras
-    return found[2]["run_hash"], grown
-
-
 def _open_run(
     params: PretrainParams, shard_dir: Path, tokenizer_dir: Path, ckpt_dir: Path
 ) -> tuple[Run, list[Any]]:
@@ -345,7 +247,7 @@ def _open_run(
     run_hash, eras = data_lineage(
         params, recipe, train_set.meta, layout, ckpt_dir, (lambda _: None) if quiet else print
     )
-    base = ckpt.base_hash(params, recipe, train_set.meta, layout)
+    base = base_hash(params, recipe, train_set.meta, layout)
     run = Run(params, recipe, engine, dist, on_gpu, train_set, val_set,
               ckpt.run_dir(ckpt_dir, run_hash), run_hash, dist.get_rank(), world,
               eras=eras, base_hash=base)  # fmt: skip

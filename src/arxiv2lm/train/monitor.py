@@ -182,3 +182,49 @@ class Throughput:
 
     def average(self) -> float:
         return self.tokens_total / max(self.t_total, 1e-9)
+
+
+class MetricsSink:
+    """DVCLive on rank 0, nothing elsewhere; a resumed run's history ends at its step.
+    Timings (`TIMING_METRICS`) go to `<live>/timing.tsv`, not to DVCLive."""
+
+    def __init__(self, live_dir: Path, enabled: bool, resume_step: int | None) -> None:
+        self.live = None
+        if not enabled:
+            return
+        live_dir.mkdir(parents=True, exist_ok=True)
+        self.timing = TimingLog(live_dir / TIMING_FILE, resume_step)
+        from dvclive import Live
+        from scmrepo.exceptions import SCMError
+
+        if resume_step is not None:
+            truncate_history(live_dir, resume_step)
+        try:
+            self.live = Live(
+                str(live_dir),
+                resume=resume_step is not None,
+                dvcyaml=False,
+                save_dvc_exp=False,
+                report=None,
+            )
+        except SCMError as err:  # DVCLive 3.49 reads HEAD before checking for commits
+            raise ValueError(
+                f"DVCLive cannot log in this git repository ({err}): commit once first"
+            ) from err
+
+    def log(self, step: int, metrics: dict[str, float], summary: bool = True) -> None:
+        if self.live is None:
+            return
+        self.live.step = step
+        timings = {k: metrics[k] for k in TIMING_METRICS if k in metrics}
+        if timings:
+            self.timing.log(step, timings)
+        for k, v in metrics.items():
+            if k not in timings:
+                self.live.log_metric(k, v)
+        if summary:
+            self.live.make_summary()
+
+    def end(self) -> None:
+        if self.live is not None:
+            self.live.end()

@@ -1,7 +1,7 @@
 """What the training loop reports: a line per logged step, DVCLive metrics, data coverage.
 
 Pure bookkeeping over a `Run` (see `engine`): no DeepSpeed or DVCLive import here; the
-metrics go to the engine's `MetricsSink`.
+metrics go to `monitor.MetricsSink`.
 
 >>> metrics = {"train/loss": 3.2, "lr": 1e-3, "phase": 0}             # doctest: +SKIP
 >>> log_step(run, sink, 10, metrics, 5000.0, None, 3.4)                # doctest: +SKIP
@@ -19,7 +19,8 @@ from arxiv2lm.tokens.sampler import repeat_warnings
 from arxiv2lm.train.model import flops_per_token
 
 if TYPE_CHECKING:
-    from arxiv2lm.train.engine import MetricsSink, Run
+    from arxiv2lm.train.engine import Run
+    from arxiv2lm.train.monitor import MetricsSink
 
 
 def data_metrics(run: Run, step: int) -> dict[str, float]:
